@@ -1,0 +1,57 @@
+"""Helpers shared by the benchmark scripts: timing, peak FLOP/s, result files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def command_line() -> str:
+    """The command that reproduces this run, as typed from the repository root."""
+    script = os.path.relpath(sys.argv[0], Path(__file__).resolve().parent.parent)
+    return " ".join(["python", shlex.quote(script), *map(shlex.quote, sys.argv[1:])])
+
+
+def median_time(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
+    """Median wall seconds of `fn()` over `repeats` runs after `warmup` untimed runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def matmul_peak_gflops(n: int = 1024, repeats: int = 10) -> float:
+    """This machine's float32 matmul throughput (GFLOP/s) with torch's current threads."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    t = median_time(lambda: torch.mm(a, b), repeats, warmup=3)
+    return 2 * n**3 / t / 1e9
+
+
+def write_result(name: str, figures: dict[str, Any], table: str) -> Path:
+    """Write `results/<name>.json` (figures + command) and `results/<name>.md` atomically."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    data = {**figures, "command": command_line()}
+    out = RESULTS / f"{name}.json"
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, out)
+    md = RESULTS / f"{name}.md"
+    tmp = md.with_suffix(".md.tmp")
+    tmp.write_text(table.rstrip() + f"\n\nReproduce: `{data['command']}`\n")
+    os.replace(tmp, md)
+    return out

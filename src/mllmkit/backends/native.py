@@ -1,0 +1,181 @@
+"""Run a native mllmkit checkpoint folder (`config.json` + `model.safetensors` + processor).
+
+Messages become chat turns the way the model was trained: each image of a turn is an
+`<image>` line placed before that turn's text (`<image>\\n{question}`), images are
+preprocessed by the checkpoint's own processor, and requests in a batch that share the
+same generation arguments are decoded together (left padding, KV cache). If a whole
+batch fails, each request is retried alone so one bad request cannot take the others
+down with it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mllmkit.backends.base import (
+    BackendError,
+    GenerationArgs,
+    ImagePart,
+    Request,
+    Response,
+    TextPart,
+    truncate_at_stop,
+)
+from mllmkit.backends.hashing import sha256_file_cached, sha256_text
+
+IMAGE_TOKEN = "<image>"
+# Files whose bytes decide what the model answers; all present ones enter the fingerprint.
+_FINGERPRINT_FILES = ("config.json", "model.safetensors", "processor_config.json", "tokenizer.json")
+
+
+def request_to_turns(request: Request) -> list[tuple[str, str]]:
+    """(role, text) turns; each image part becomes an `<image>` line before the turn's text."""
+    turns: list[tuple[str, str]] = []
+    for message in request.messages:
+        n_images = sum(isinstance(p, ImagePart) for p in message.content)
+        text = "\n".join(p.text for p in message.content if isinstance(p, TextPart))
+        turns.append((message.role, (IMAGE_TOKEN + "\n") * n_images + text))
+    return turns
+
+
+class NativeBackend:
+    """A local mllmkit checkpoint behind the `Model` protocol."""
+
+    def __init__(self, path: str | Path, device: str = "cpu") -> None:
+        import mllmkit
+
+        self.path = Path(path)
+        if not (self.path / "config.json").is_file():
+            raise BackendError(
+                f"{self.path} is not an mllmkit checkpoint folder (no config.json); "
+                "expected config.json + model.safetensors + processor files"
+            )
+        self.model = mllmkit.load_model(str(self.path), device=device)
+        self.model.eval()
+        self.processor = mllmkit.load_processor(str(self.path))
+        self.device = device
+        self.name = f"native:{self.path}"
+        self._fingerprint: str | None = None
+
+    def fingerprint(self) -> str:
+        """Hash of config + weights (+ processor/tokenizer files), computed once."""
+        if self._fingerprint is None:
+            parts = []
+            for fname in _FINGERPRINT_FILES:
+                f = self.path / fname
+                if f.is_file():
+                    parts.append(f"{fname}={sha256_file_cached(f)}")
+            self._fingerprint = "native-" + sha256_text(*parts)
+        return self._fingerprint
+
+    def _encode(self, request: Request) -> tuple[list[int], list[Any]]:
+        from mllmkit.data.conversation import Turn
+
+        turns = [Turn(role=role, text=text) for role, text in request_to_turns(request)]
+        images = request.images()
+        return self.processor.encode_prompt(turns, n_images=len(images)), images
+
+    def _run(self, requests: list[Request], gen: GenerationArgs) -> list[Response]:
+        import torch
+
+        from mllmkit.data.collate import collate_prompts
+        from mllmkit.infer.generate import generate
+
+        prompts, images = [], []
+        for r in requests:
+            ids, imgs = self._encode(r)
+            prompts.append(ids)
+            images.extend(imgs)
+        batch = collate_prompts(prompts, self.processor.pad_token_id)
+        pixel_values = self.processor.preprocess_images(images) if images else None
+        with torch.inference_mode():
+            outputs = generate(
+                self.model,
+                batch["input_ids"].to(self.device),
+                batch["attention_mask"].to(self.device),
+                None if pixel_values is None else pixel_values.to(self.device),
+                max_new_tokens=gen.max_new_tokens,
+                temperature=gen.temperature,
+                top_p=gen.top_p,
+                eos_token_ids=(self.processor.eos_token_id,),
+                # one generator per row: a sampled answer is the same alone or in any batch
+                seed=[gen.seed] * len(requests),
+            )
+        tok = self.processor.tokenizer
+        return [
+            Response(truncate_at_stop(tok.decode(ids, skip_special_tokens=True), gen.stop))
+            for ids in outputs
+        ]
+
+    def _run_safely(self, requests: list[Request], gen: GenerationArgs) -> list[Response]:
+        try:
+            return self._run(requests, gen)
+        except Exception as exc:
+            if len(requests) == 1:
+                return [Response("", error=f"{type(exc).__name__}: {exc}")]
+        # The batch failed: isolate the culprit(s) by running each request alone.
+        return [self._run_safely([r], gen)[0] for r in requests]
+
+    def loglikelihood(
+        self, requests: list[Request], continuations: list[list[str]]
+    ) -> list[list[float]]:
+        """Log-probability (natural log, summed over tokens) of each continuation after its
+        request's prompt (the assistant prefix), e.g. to score options without generating.
+
+        The continuation is tokenised on its own and appended to the prompt's ids, as
+        lm-evaluation-harness splits context and continuation; an empty continuation
+        scores 0.0. All continuations of one request run as one left-padded batch.
+        """
+        import torch
+
+        from mllmkit.data.collate import collate_prompts
+
+        if len(requests) != len(continuations):
+            raise ValueError(
+                f"{len(requests)} requests but {len(continuations)} continuation lists"
+            )
+        tok = self.processor.tokenizer
+        out: list[list[float]] = []
+        for request, conts in zip(requests, continuations, strict=True):
+            if not conts:
+                out.append([])
+                continue
+            prompt, images = self._encode(request)
+            cont_ids = [
+                [int(i) for i in tok(c, add_special_tokens=False)["input_ids"]] for c in conts
+            ]
+            batch = collate_prompts([prompt + ids for ids in cont_ids], self.processor.pad_token_id)
+            pixel_values = None
+            if images:
+                one = self.processor.preprocess_images(images)
+                pixel_values = one.repeat(len(conts), 1, 1, 1).to(self.device)
+            input_ids = batch["input_ids"].to(self.device)
+            with torch.inference_mode():
+                logits = self.model(
+                    input_ids, pixel_values, batch["attention_mask"].to(self.device)
+                ).logits
+            logp = torch.log_softmax(logits.float(), dim=-1)
+            length = input_ids.shape[1]
+            scores = []
+            for row, ids in enumerate(cont_ids):
+                n = len(ids)
+                if n == 0:
+                    scores.append(0.0)
+                    continue
+                targets = input_ids[row, length - n :]
+                picked = logp[row, length - n - 1 : length - 1].gather(1, targets[:, None])
+                scores.append(float(picked.sum()))
+            out.append(scores)
+        return out
+
+    def generate(self, requests: list[Request]) -> list[Response]:
+        """Decode requests in groups of equal generation args, returning them in input order."""
+        groups: dict[GenerationArgs, list[int]] = {}
+        for i, r in enumerate(requests):
+            groups.setdefault(r.gen, []).append(i)
+        out: list[Response | None] = [None] * len(requests)
+        for gen, idx in groups.items():
+            for i, resp in zip(idx, self._run_safely([requests[i] for i in idx], gen), strict=True):
+                out[i] = resp
+        return [r if r is not None else Response("", error="internal: no response") for r in out]
