@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import typer
 
+from mllmkit.cli import chat as _chat
+from mllmkit.cli import demo as _demo
+from mllmkit.cli import eval as _eval
+from mllmkit.cli import serve as _serve
+from mllmkit.cli import train as _train
 from mllmkit.cli import world as _world
 
 app = typer.Typer(
@@ -19,6 +24,11 @@ app = typer.Typer(
 )
 
 app.add_typer(_world.app, name="world")
+app.command("train")(_train.train_command)
+app.command("chat")(_chat.chat_command)
+app.command("demo")(_demo.demo_command)
+app.add_typer(_eval.app, name="eval")
+app.command("serve")(_serve.serve_command)
 
 
 def main() -> None:

@@ -1,0 +1,34 @@
+"""`mllm demo` — the main job on the embedded default world."""
+
+from __future__ import annotations
+
+import typer
+
+
+def demo_command(
+    out: str = typer.Option("runs/demo", help="Output folder (world, training, evaluation)."),
+    train_scenes: int = typer.Option(8000, help="Training scenes to generate."),
+    test_scenes: int = typer.Option(500, help="Held-out test scenes."),
+    seed: int = typer.Option(0, help="Seed for the world and the model."),
+    config: str = typer.Option(None, help="Training YAML (default: configs/demo.yaml)."),
+    eval_limit: int = typer.Option(None, help="Evaluate only the first N questions."),
+) -> None:
+    """Generate the world, train the default model (align → instruct), evaluate it per ability.
+
+    Re-running resumes: the world is reused, training continues from its newest checkpoint
+    and answered questions are not asked again.
+    """
+    from mllmkit.demo import DemoConfig, format_table, run_demo
+
+    cfg = DemoConfig(
+        out=out, train_scenes=train_scenes, test_scenes=test_scenes, seed=seed, config=config,
+        eval_limit=eval_limit,
+    )
+    result = run_demo(cfg, log=lambda m: typer.echo(m, err=True))
+    typer.echo("\nHeld-out world benchmark (short answers):\n")
+    typer.echo(format_table(result))
+    parts = ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items())
+    typer.echo(f"\nwall time {result.wall_s:.0f}s ({parts}); model: {result.model_dir}")
+    typer.echo(
+        f'try: mllm chat --model {result.model_dir} --image IMAGE.png "How many circles?"'
+    )

@@ -1,0 +1,102 @@
+"""Analytic FLOP counts for a forward pass (multiply-add = 2 FLOPs).
+
+Decoder layer with n tokens, hidden d, key/value width d_kv = kv_heads * head_dim,
+FFN width m (SwiGLU has three matrices: gate, up, down):
+
+    f_layer(n) = 2n·d·(2d + 2·d_kv)      # q, o (d×d) and k, v (d×d_kv) projections
+               + 2n·3·d·m                # SwiGLU gate, up, down
+               + 4·n_q·n_k·d_head·heads  # QKᵀ and AV (full square, as SDPA computes it)
+
+With d_kv = d this is FastV's `4nd² + 2n²d + 2ndm` except that SwiGLU counts `3ndm` (as
+SparseVLM does) and attention counts `4n²d` for the two matmuls. ViT layers use the same
+form with a 2-matrix GELU MLP and no causal saving. Norms, softmax, RoPE and activations
+are ignored (under 1% at these sizes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mllmkit.models.config import LMConfig, MLLMConfig, VisionConfig
+
+
+def decoder_layer_flops(cfg: LMConfig, n_query: int, n_key: int | None = None) -> int:
+    """FLOPs of one decoder layer for `n_query` new tokens attending to `n_key` keys."""
+    n_key = n_query if n_key is None else n_key
+    d, hd = cfg.hidden_size, cfg.resolved_head_dim
+    d_q = cfg.num_heads * hd
+    d_kv = cfg.num_kv_heads * hd
+    proj = 2 * n_query * d * (2 * d_q + 2 * d_kv)
+    mlp = 2 * n_query * 3 * d * cfg.intermediate_size
+    attn = 4 * n_query * n_key * hd * cfg.num_heads
+    return proj + mlp + attn
+
+
+def vision_flops(cfg: VisionConfig, n_images: int) -> int:
+    """FLOPs of the vision tower for `n_images` images (only the layers that run)."""
+    d, m = cfg.hidden_size, cfg.intermediate_size
+    n = cfg.num_patches + 1
+    patch = 2 * cfg.num_patches * cfg.num_channels * cfg.patch_size**2 * d
+    layer = 2 * n * 4 * d * d + 2 * n * 2 * d * m + 4 * n * n * d
+    return n_images * (patch + cfg.feature_index * layer)
+
+
+def connector_flops(cfg: MLLMConfig, n_images: int) -> int:
+    """FLOPs of the connector (its Linear layers) for `n_images` images."""
+    dv, d = cfg.vision.hidden_size, cfg.lm.hidden_size
+    n_in = cfg.vision.num_feature_tokens
+    n_out = cfg.image_tokens_per_image
+    if cfg.connector == "linear":
+        return n_images * 2 * n_in * dv * d
+    if cfg.connector == "mlp2x_gelu":
+        h = cfg.connector_hidden or d
+        return n_images * (2 * n_in * dv * h + 2 * n_in * h * d)
+    if cfg.connector == "pixel_shuffle":
+        return n_images * 2 * n_out * (4 * dv) * d
+    raise ValueError(f"no FLOP formula for connector {cfg.connector!r}")
+
+
+@dataclass(frozen=True)
+class PrefillFlops:
+    """A breakdown of prefill FLOPs for one request."""
+
+    vision: int
+    connector: int
+    decoder: int
+    lm_head: int
+
+    @property
+    def total(self) -> int:
+        return self.vision + self.connector + self.decoder + self.lm_head
+
+
+def prefill_flops(
+    cfg: MLLMConfig,
+    seq_len: int,
+    n_images: int,
+    kept_per_layer: list[int] | None = None,
+    logits_positions: int = 1,
+) -> PrefillFlops:
+    """Prefill FLOPs of one request of `seq_len` tokens (image tokens included).
+
+    `kept_per_layer[i]` is the number of tokens decoder layer i processes (token reduction
+    drops tokens at some layer); by default every layer sees all `seq_len` tokens.
+    """
+    layers = cfg.lm.num_layers
+    kept = kept_per_layer or [seq_len] * layers
+    if len(kept) != layers:
+        raise ValueError(f"kept_per_layer has {len(kept)} entries for {layers} layers")
+    decoder = sum(decoder_layer_flops(cfg.lm, n) for n in kept)
+    head = 2 * logits_positions * cfg.lm.hidden_size * cfg.lm.vocab_size
+    return PrefillFlops(
+        vision=vision_flops(cfg.vision, n_images),
+        connector=connector_flops(cfg, n_images),
+        decoder=decoder,
+        lm_head=head,
+    )
+
+
+def kv_cache_bytes(cfg: LMConfig, kept_per_layer: list[int], bytes_per_value: int = 4) -> int:
+    """Bytes of keys + values cached for one request (per layer: tokens × kv width × 2)."""
+    kv = cfg.num_kv_heads * cfg.resolved_head_dim
+    return sum(2 * n * kv * bytes_per_value for n in kept_per_layer)

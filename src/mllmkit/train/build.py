@@ -1,0 +1,91 @@
+"""Build (or load) the processor and the model a training run starts from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from mllmkit.data.llava import read_conversations
+from mllmkit.data.processor import Processor
+from mllmkit.data.template import TEMPLATES
+from mllmkit.data.tokenizer import load_tokenizer, train_tokenizer
+from mllmkit.models.config import LMConfig, MLLMConfig, VisionConfig
+from mllmkit.models.io import load_model
+from mllmkit.models.mllm import MLLM
+from mllmkit.train.config import TrainConfig
+
+DEFAULT_MEAN = (0.5, 0.5, 0.5)
+DEFAULT_STD = (0.5, 0.5, 0.5)
+
+
+def corpus_texts(cfg: TrainConfig) -> list[str]:
+    """Every turn of every stage's data, for training a tokenizer."""
+    texts: list[str] = []
+    for stage in cfg.stages:
+        for rel in stage.data:
+            for conv in read_conversations(cfg.resolve(rel)):
+                texts.extend(t.text for t in conv.turns)
+    return texts
+
+
+def build_processor(cfg: TrainConfig, out: Path, is_main: bool) -> Processor:
+    """The processor: from `init_from`, from a tokenizer folder, or trained on the data.
+
+    Only the main process trains and saves a tokenizer; the others load what it saved
+    (the caller puts a barrier between the two calls).
+    """
+    if cfg.init_from:
+        return Processor.from_pretrained(cfg.init_from)
+    tok_dir = out / "tokenizer"
+    if cfg.tokenizer.path:
+        tokenizer = load_tokenizer(cfg.resolve(cfg.tokenizer.path))
+    elif (tok_dir / "tokenizer.json").exists():
+        tokenizer = load_tokenizer(tok_dir)
+    elif is_main:
+        tokenizer = train_tokenizer(corpus_texts(cfg), cfg.tokenizer.vocab_size, out_dir=tok_dir)
+    else:
+        raise RuntimeError("tokenizer not ready: the main process must build it first")
+    vision = VisionConfig.from_dict(cfg.model.get("vision", {}))
+    probe = MLLMConfig(
+        vision=vision,
+        lm=LMConfig(vocab_size=len(tokenizer)),
+        connector=cfg.model.get("connector", "mlp2x_gelu"),
+        image_token_id=0,
+        pad_token_id=0,
+        eos_token_id=0,
+    )
+    p = cfg.processor
+    return Processor(
+        tokenizer=tokenizer,
+        template=TEMPLATES[p.get("template", "mllmkit")],
+        image_size=vision.image_size,
+        image_mean=tuple(p.get("image_mean", DEFAULT_MEAN)),
+        image_std=tuple(p.get("image_std", DEFAULT_STD)),
+        image_tokens_per_image=probe.image_tokens_per_image,
+    )
+
+
+def build_model(cfg: TrainConfig, processor: Processor) -> MLLM:
+    """A fresh model sized to the tokenizer, seeded, or the `init_from` checkpoint."""
+    if cfg.init_from:
+        return load_model(cfg.init_from)
+    torch.manual_seed(cfg.seed)
+    m = dict(cfg.model)
+    lm = dict(m.get("lm", {}))
+    lm["vocab_size"] = len(processor.tokenizer)
+    config = MLLMConfig(
+        vision=VisionConfig.from_dict(m.get("vision", {})),
+        lm=LMConfig.from_dict(lm),
+        connector=m.get("connector", "mlp2x_gelu"),
+        image_token_id=processor.image_token_id,
+        pad_token_id=processor.pad_token_id,
+        eos_token_id=processor.eos_token_id,
+        **{k: v for k, v in m.items() if k not in ("vision", "lm", "connector")},
+    )
+    if config.image_tokens_per_image != processor.image_tokens_per_image:
+        raise ValueError(
+            f"model makes {config.image_tokens_per_image} visual tokens per image but the "
+            f"processor expands <image> to {processor.image_tokens_per_image}"
+        )
+    return MLLM(config)

@@ -1,0 +1,52 @@
+"""Which parameters belong to which component, and freezing by component.
+
+The mapping from component names to modules is an explicit table, not a match on
+parameter-name substrings.
+"""
+
+from __future__ import annotations
+
+import torch
+
+# component name -> attribute of `MLLM`
+COMPONENT_MODULES = {
+    "vision": "vision_tower",
+    "connector": "multi_modal_projector",
+    "lm": "language_model",
+}
+
+
+def component_parameters(model: torch.nn.Module, component: str) -> list[torch.nn.Parameter]:
+    """Parameters of one component (shared/tied parameters appear once)."""
+    module = getattr(model, COMPONENT_MODULES[component])
+    return list(module.parameters())
+
+
+def set_trainable(model: torch.nn.Module, trainable: list[str]) -> None:
+    """Freeze every component not listed; unfreeze those listed."""
+    for name in COMPONENT_MODULES:
+        flag = name in trainable
+        for p in component_parameters(model, name):
+            p.requires_grad_(flag)
+
+
+def param_groups(
+    model: torch.nn.Module, lrs: dict[str, float], trainable: list[str], weight_decay: float
+) -> list[dict]:
+    """One AdamW group per trainable component (its own learning rate), with weight decay
+    on matrices only — norms, biases and embeddings-as-vectors are not decayed."""
+    groups = []
+    seen: set[int] = set()
+    for name in trainable:
+        decay, no_decay = [], []
+        for p in component_parameters(model, name):
+            if id(p) in seen:
+                continue
+            seen.add(id(p))
+            (decay if p.ndim >= 2 else no_decay).append(p)
+        base = {"component": name, "base_lr": lrs[name], "lr": lrs[name]}
+        if decay:
+            groups.append({**base, "params": decay, "weight_decay": weight_decay})
+        if no_decay:
+            groups.append({**base, "params": no_decay, "weight_decay": 0.0})
+    return groups

@@ -1,0 +1,146 @@
+"""Training configuration: dataclasses loaded from YAML.
+
+Stages are data, not code paths: a stage names its data files, which components train,
+their learning rates and the schedule. `align` and `instruct` are just two entries of a
+list; nothing in the trainer branches on a stage's name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+COMPONENTS = ("vision", "connector", "lm")
+
+
+class ConfigError(ValueError):
+    """A training config is invalid; the message names the file and the field."""
+
+
+def _check_keys(cls: type, data: dict[str, Any], where: str) -> None:
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown field(s) {unknown}; expected some of {sorted(known)}")
+
+
+@dataclass
+class StageConfig:
+    """One training stage.
+
+    `batch_size` is the global batch per optimizer step (all processes, all micro-batches);
+    `micro_batch_size` is what one process runs forward at once (gradient accumulation
+    covers the rest).
+    """
+
+    name: str
+    data: list[str]
+    trainable: list[str]
+    lr: dict[str, float]
+    steps: int
+    batch_size: int = 32
+    micro_batch_size: int | None = None
+    warmup_ratio: float = 0.03
+    min_lr_ratio: float = 0.0
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    max_grad_norm: float = 1.0
+    max_length: int = 512
+
+    def __post_init__(self) -> None:
+        where = f"stage '{self.name}'"
+        bad = [c for c in self.trainable if c not in COMPONENTS]
+        if bad:
+            raise ConfigError(
+                f"{where}: unknown component(s) {bad} in 'trainable'; use {COMPONENTS}"
+            )
+        missing = [c for c in self.trainable if c not in self.lr]
+        if missing:
+            raise ConfigError(f"{where}: 'lr' has no learning rate for trainable {missing}")
+        if self.steps <= 0:
+            raise ConfigError(f"{where}: 'steps' must be > 0")
+        if self.micro_batch_size is None:
+            self.micro_batch_size = self.batch_size
+        if self.batch_size % self.micro_batch_size:
+            raise ConfigError(f"{where}: batch_size must be a multiple of micro_batch_size")
+        if not self.data:
+            raise ConfigError(f"{where}: 'data' lists no file")
+        self.betas = tuple(self.betas)  # type: ignore[assignment]
+
+
+@dataclass
+class TokenizerConfig:
+    """Either a local tokenizer folder (`path`) or train one on the stages' data."""
+
+    path: str | None = None
+    vocab_size: int = 768
+
+
+@dataclass
+class TrainConfig:
+    """A whole training run."""
+
+    model: dict[str, Any]
+    stages: list[StageConfig]
+    out: str = "runs/train"
+    data_root: str = "."
+    init_from: str | None = None
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    processor: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    checkpoint_every: int = 100
+    keep_checkpoints: int = 2
+    log_every: int = 10
+    threads: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "config") -> TrainConfig:
+        _check_keys(cls, data, where)
+        data = dict(data)
+        if "stages" not in data or not data["stages"]:
+            raise ConfigError(f"{where}: 'stages' must list at least one stage")
+        stages = []
+        for i, s in enumerate(data.pop("stages")):
+            _check_keys(StageConfig, s, f"{where}: stages[{i}]")
+            try:
+                stages.append(StageConfig(**s))
+            except TypeError as exc:
+                raise ConfigError(f"{where}: stages[{i}]: {exc}") from exc
+        names = [s.name for s in stages]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"{where}: stage names must be unique, got {names}")
+        tok = data.pop("tokenizer", {}) or {}
+        _check_keys(TokenizerConfig, tok, f"{where}: tokenizer")
+        if "model" not in data and "init_from" not in data:
+            raise ConfigError(f"{where}: give 'model' (a fresh model) or 'init_from' (a folder)")
+        data.setdefault("model", {})
+        return cls(stages=stages, tokenizer=TokenizerConfig(**tok), **data)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides: Any) -> TrainConfig:
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level")
+        data.setdefault("data_root", str(path.parent))
+        for key, value in overrides.items():
+            if value is not None:
+                data[key] = value
+        return cls.from_dict(data, where=str(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def resolve(self, rel: str) -> Path:
+        """Resolve a data path relative to `data_root`."""
+        p = Path(rel)
+        return p if p.is_absolute() else Path(self.data_root) / p

@@ -1,0 +1,80 @@
+"""Training data: LLaVA conversation files encoded once, images decoded once.
+
+Encoding everything up front costs seconds for the world (tens of thousands of rows) and
+keeps the step loop free of tokenisation; images are preprocessed on first use and kept
+(the world's images are small), so later epochs do no decoding at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from mllmkit.data.collate import collate_train
+from mllmkit.data.errors import DataError, SampleTooLongError
+from mllmkit.data.images import load_image
+from mllmkit.data.llava import read_conversations
+from mllmkit.data.processor import Encoded, Processor
+
+
+@dataclass
+class EncodedRow:
+    """One training sample: token ids, labels and its image files."""
+
+    encoded: Encoded
+    images: list[Path]
+
+
+@dataclass
+class EncodeReport:
+    """What happened to the rows of a dataset while encoding (reported to the user)."""
+
+    rows: int = 0
+    truncated: int = 0
+    dropped: int = 0
+
+
+class ConversationDataset:
+    """Rows of one or more LLaVA JSON/JSONL files, tokenised for a processor."""
+
+    def __init__(self, files: list[Path], processor: Processor, max_length: int) -> None:
+        self.processor = processor
+        self.rows: list[EncodedRow] = []
+        self.report = EncodeReport()
+        self._image_cache: dict[Path, torch.Tensor] = {}
+        for path in files:
+            for conv in read_conversations(path):
+                self.report.rows += 1
+                try:
+                    enc = processor.encode_conversation(conv, max_length=max_length)
+                except SampleTooLongError:
+                    self.report.dropped += 1
+                    continue
+                self.report.truncated += int(enc.truncated)
+                self.rows.append(EncodedRow(enc, list(conv.images[: enc.n_images])))
+        if not self.rows:
+            raise DataError(f"{', '.join(map(str, files))}: no usable training rows")
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def _pixels(self, path: Path) -> torch.Tensor:
+        cached = self._image_cache.get(path)
+        if cached is None:
+            cached = self.processor.preprocess_images([load_image(path)])[0]
+            self._image_cache[path] = cached
+        return cached
+
+    def batch(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        """Collate rows into right-padded tensors plus every image in order of appearance."""
+        rows = [self.rows[i] for i in indices]
+        out = collate_train([r.encoded for r in rows], self.processor.pad_token_id)
+        images = [self._pixels(p) for r in rows for p in r.images]
+        out["pixel_values"] = torch.stack(images) if images else None
+        return out
+
+    def supervised_tokens(self, indices: list[int]) -> int:
+        """Number of loss-bearing tokens in these rows (after the next-token shift)."""
+        return sum(sum(1 for t in self.rows[i].encoded.labels[1:] if t != -100) for i in indices)

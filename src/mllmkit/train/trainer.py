@@ -1,0 +1,230 @@
+"""The training loop: stages in order, exact resume, data parallel, live progress.
+
+Per optimizer step the global batch (`stage.batch_size` samples) is a pure function of the
+data cursor; each process takes its contiguous share and runs it in micro-batches. The loss
+of a micro-batch is its *sum* over supervised tokens divided by the number of supervised
+tokens in the whole global batch (known up front from the labels), so gradient
+accumulation and data parallelism give the same update as one big batch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from mllmkit.models.io import save_model
+from mllmkit.train.build import build_model, build_processor
+from mllmkit.train.checkpoint import (
+    TrainerState,
+    list_checkpoints,
+    load_checkpoint,
+    read_state,
+    save_checkpoint,
+)
+from mllmkit.train.components import param_groups, set_trainable
+from mllmkit.train.config import StageConfig, TrainConfig
+from mllmkit.train.dataset import ConversationDataset
+from mllmkit.train.distributed import (
+    DistInfo,
+    all_reduce_sum,
+    barrier,
+    init_distributed,
+    shutdown,
+    sync_gradients,
+)
+from mllmkit.train.loss import token_loss_sum
+from mllmkit.train.progress import MetricsLog, make_progress, plot_loss
+from mllmkit.train.sampler import EpochSampler
+from mllmkit.train.schedule import cosine_with_warmup
+
+
+@dataclass
+class TrainResult:
+    """Where the outputs of a run are."""
+
+    out: Path
+    model_dir: Path
+    metrics: Path
+    loss_plot: Path | None
+    final_loss: float
+
+
+def _log(info: DistInfo, msg: str) -> None:
+    if info.is_main:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def _rank_share(indices: list[int], info: DistInfo) -> list[int]:
+    per = len(indices) // info.world_size
+    return indices[info.rank * per : (info.rank + 1) * per]
+
+
+def _set_lr(opt: torch.optim.Optimizer, mult: float) -> float:
+    for g in opt.param_groups:
+        g["lr"] = g["base_lr"] * mult
+    return opt.param_groups[0]["lr"]
+
+
+def train(
+    cfg: TrainConfig,
+    *,
+    resume: bool = True,
+    progress: bool | None = None,
+    stop_after: int | None = None,
+) -> TrainResult:
+    """Run every stage of `cfg`; resume from the newest checkpoint in `cfg.out` if any.
+
+    `stop_after` ends the run after that many global optimizer steps (for tests and
+    time-boxed runs); a checkpoint is written there so the run can be continued.
+    """
+    info = init_distributed()
+    threads = cfg.threads or max(1, (os.cpu_count() or 1) // info.world_size)
+    torch.set_num_threads(threads)
+    out = Path(cfg.out)
+    ckpt_root = out / "checkpoints"
+    if info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        processor = build_processor(cfg, out, is_main=True)
+    barrier(info)
+    if not info.is_main:
+        processor = build_processor(cfg, out, is_main=False)
+
+    model = build_model(cfg, processor)
+    state = TrainerState()
+    checkpoints = list_checkpoints(ckpt_root) if resume else []
+    latest = checkpoints[-1] if checkpoints else None
+    if latest is not None:
+        state = read_state(latest)
+        _log(info, f"resuming from {latest} (step {state.global_step})")
+    if progress is None:
+        progress = info.is_main and sys.stderr.isatty()
+    metrics = (
+        MetricsLog(out / "metrics.jsonl", resume_step=state.global_step if latest else None)
+        if info.is_main
+        else None
+    )
+
+    last_loss = math.nan
+    total_steps = sum(s.steps for s in cfg.stages)
+    bar = make_progress(bool(progress))
+    with bar:
+        task = bar.add_task("train", total=total_steps, loss=math.nan, lr=0.0, tps=0.0)
+        stage_index = state.stage_index
+        while stage_index < len(cfg.stages):
+            stage = cfg.stages[stage_index]
+            set_trainable(model, stage.trainable)
+            trainable = [p for p in model.parameters() if p.requires_grad]
+            opt = torch.optim.AdamW(
+                param_groups(model, stage.lr, stage.trainable, stage.weight_decay),
+                betas=stage.betas,
+                eps=1e-8,
+                fused=True,  # one kernel per step instead of a loop over parameters
+            )
+            if latest is not None:  # the checkpoint belongs to this stage
+                state = load_checkpoint(latest, model, opt if state.stage_step else None)
+                latest = None
+            bar.update(task, completed=state.global_step, description=stage.name)
+            if state.stage_step >= stage.steps:
+                stage_index += 1
+                continue
+            dataset = ConversationDataset(
+                [cfg.resolve(p) for p in stage.data], processor, stage.max_length
+            )
+            rep = dataset.report
+            _log(
+                info,
+                f"stage {stage.name}: {rep.rows} rows, {rep.truncated} truncated, "
+                f"{rep.dropped} dropped (too long); {stage.steps} steps of {stage.batch_size}",
+            )
+            sampler = EpochSampler(len(dataset), seed=cfg.seed + 1000 * stage_index)
+            if stage.batch_size % info.world_size:
+                raise ValueError(
+                    f"stage {stage.name}: batch_size {stage.batch_size} is not divisible "
+                    f"by {info.world_size} processes"
+                )
+            model.train()
+            t_last, tok_since = time.perf_counter(), 0
+            while state.stage_step < stage.steps:
+                mult = cosine_with_warmup(
+                    state.stage_step, stage.steps, stage.warmup_ratio, stage.min_lr_ratio
+                )
+                lr = _set_lr(opt, mult)
+                global_idx = sampler.indices(state.cursor, stage.batch_size)
+                n_global = dataset.supervised_tokens(global_idx)
+                mine = _rank_share(global_idx, info)
+                loss_sum = torch.zeros(())
+                for i in range(0, len(mine), stage.micro_batch_size):
+                    batch = dataset.batch(mine[i : i + stage.micro_batch_size])
+                    tok_since += int(batch["attention_mask"].sum())
+                    s, _ = token_loss_sum(model, batch)
+                    (s / max(n_global, 1)).backward()
+                    loss_sum += s.detach()
+                sync_gradients(trainable, info)
+                if stage.max_grad_norm and stage.max_grad_norm > 0:
+                    torch.nn.utils.clip_grad_norm_(trainable, stage.max_grad_norm)
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+                state.stage_step += 1
+                state.global_step += 1
+                state.cursor += stage.batch_size
+                last_loss = float(all_reduce_sum(loss_sum, info)) / max(n_global, 1)
+                now = time.perf_counter()
+                tps = tok_since * info.world_size / max(now - t_last, 1e-9)
+                bar.update(task, advance=1, loss=last_loss, lr=lr, tps=tps)
+                if metrics is not None and (
+                    state.stage_step % cfg.log_every == 0 or state.stage_step == stage.steps
+                ):
+                    metrics.write(
+                        {
+                            "stage": stage.name,
+                            "stage_step": state.stage_step,
+                            "global_step": state.global_step,
+                            "loss": last_loss,
+                            "lr": lr,
+                            "tokens_per_s": tps,
+                            "time": time.time(),
+                        }
+                    )
+                    t_last, tok_since = now, 0
+                stage_done = state.stage_step >= stage.steps
+                stopping = stop_after is not None and state.global_step >= stop_after
+                if stage_done:
+                    state.stage_index, state.stage_step, state.cursor = stage_index + 1, 0, 0
+                if state.global_step % cfg.checkpoint_every == 0 or stage_done or stopping:
+                    if info.is_main:
+                        save_checkpoint(ckpt_root, model, opt, state, keep=cfg.keep_checkpoints)
+                    barrier(info)
+                if stage_done and info.is_main:
+                    stage_dir = out / "stages" / stage.name
+                    save_model(model, stage_dir)
+                    processor.save_pretrained(stage_dir)
+                if stopping:
+                    if metrics is not None:
+                        metrics.close()
+                    shutdown(info)
+                    return TrainResult(out, out / "model", out / "metrics.jsonl", None, last_loss)
+                if stage_done:
+                    break
+            stage_index += 1
+
+    model_dir = out / "model"
+    plot = None
+    if info.is_main:
+        save_model(model, model_dir)
+        processor.save_pretrained(model_dir)
+        if metrics is not None:
+            metrics.close()
+        plot = plot_loss(out / "metrics.jsonl", out / "loss.png")
+        _log(info, f"saved {model_dir} (final loss {last_loss:.4f}); loss curve {plot}")
+    barrier(info)
+    shutdown(info)
+    return TrainResult(out, model_dir, out / "metrics.jsonl", plot, last_loss)
+
+
+__all__ = ["StageConfig", "TrainConfig", "TrainResult", "train"]

@@ -1,0 +1,51 @@
+"""`torchrun --nproc_per_node 2` data parallelism equals one process on the same global batch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from train_fixtures import make_world, write_config
+
+
+@pytest.mark.slow
+def test_two_processes_match_one(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    single = tmp_path / "single"
+    cfg1 = write_config(tmp_path / "one.yaml", world, single, steps=(2, 2), batch=4, micro=1,
+                        every=100)
+    subprocess.run([sys.executable, "-m", "mllmkit.train", str(cfg1)], check=True, env=env,
+                   capture_output=True)
+
+    ddp = tmp_path / "ddp"
+    cfg2 = write_config(tmp_path / "two.yaml", world, ddp, steps=(2, 2), batch=4, micro=1,
+                        every=100)
+    # the same tokenizer for both runs: hand the single run's tokenizer to the ddp run
+    (ddp / "tokenizer").mkdir(parents=True)
+    for f in (single / "tokenizer").iterdir():
+        (ddp / "tokenizer" / f.name).write_bytes(f.read_bytes())
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "mllmkit.train", str(cfg2)],
+        env=env, capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    def losses(out: Path) -> list[float]:
+        return [json.loads(x)["loss"] for x in (out / "metrics.jsonl").read_text().splitlines()]
+
+    la, lb = losses(single), losses(ddp)
+    assert len(la) == len(lb) == 4
+    assert la == pytest.approx(lb, abs=1e-5)
+    wa = load_file(str(single / "model" / "model.safetensors"))
+    wb = load_file(str(ddp / "model" / "model.safetensors"))
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], atol=1e-5, rtol=0)
