@@ -91,3 +91,44 @@ def preview(
         _fail(str(e))
         return
     typer.echo(f"preview written to {path}")
+
+
+@app.command("judge-data")
+def judge_data(
+    data: Annotated[Path, typer.Option("--data", help="A folder written by `world generate`.")],
+    per_question: Annotated[
+        int, typer.Option("--per-question", help="Items of each mode per test question.")
+    ] = 1,
+    train_per_question: Annotated[
+        int,
+        typer.Option("--train-per-question", help="Tuning rows of each mode per train question."),
+    ] = 1,
+    tie_fraction: Annotated[
+        float, typer.Option("--tie-fraction", help="Share of pairs that are ties.")
+    ] = 0.1,
+    batch_answers: Annotated[
+        int, typer.Option("--batch-answers", help="Answers per batch-ranking item (2..5).")
+    ] = 3,
+    seed: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--seed", help="Seed of every random choice (default: the world's)."),
+    ] = None,
+) -> None:
+    """Add judge data to a world: a held-out judge benchmark (test/judge_*.jsonl) and
+    judge-tuning conversations (train/judge_train.jsonl), labelled from the truth."""
+    from mllmkit.world.judge_data import JudgeDataConfig, make_judge_data
+
+    try:
+        config = JudgeDataConfig(
+            per_question=per_question,
+            train_per_question=train_per_question,
+            tie_fraction=tie_fraction,
+            batch_answers=batch_answers,
+            seed=seed,
+        )
+        counts = make_judge_data(data, config)
+    except ValueError as e:
+        _fail(str(e))
+        return
+    for name, rows in counts.items():
+        typer.echo(f"{data / name}: {rows} rows")

@@ -1,0 +1,122 @@
+"""Judge benchmark: a trained judge against a trivial baseline, on held-out judge data.
+
+Both judges answer the world's held-out judge benchmark (``test/judge_score.jsonl``,
+``judge_pair.jsonl``, ``judge_batch.jsonl``, written by ``mllm world judge-data``) in
+one run, through the same runner, prompts and parser:
+
+- score: Pearson r with the rubric scores, per ability, averaged;
+- pair: accuracy with ties, accuracy without ties; the pairs are asked a second time with
+  the answers swapped (position probe) for position consistency;
+- batch: normalised Levenshtein distance between orderings (lower is better).
+
+    python benchmarks/judge.py --judge-model runs/judge/model --data runs/demo/world
+
+Answers are cached under ``--out`` (one folder per judge and mode), so an interrupted
+run resumes. Writes ``benchmarks/results/judge.json`` and ``judge.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import write_result
+from mllmkit.judge.runner import open_judge, run_judge
+
+KEYS = ("pearson", "pair_acc", "pair_acc_no_ties", "levenshtein_norm", "position_consistency")
+AIMS = {
+    "pearson": ">= 0.8",
+    "pair_acc": ">= 0.90",
+    "pair_acc_no_ties": "-",
+    "levenshtein_norm": "<= 0.15",
+    "position_consistency": ">= 0.95",
+}
+
+
+def evaluate_judge(
+    judge: str, world: Path, out: Path, limit: int | None, batch_size: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The five figures for one judge, and the item/unparsed counts behind them."""
+    test = world / "test"
+    model = open_judge(judge)  # loaded once for the three modes
+    kwargs = {"batch_size": batch_size, "limit": limit, "progress": None}
+    score = run_judge(model, test / "judge_score.jsonl", "score", out / "score", **kwargs)
+    pair = run_judge(
+        model, test / "judge_pair.jsonl", "pair", out / "pair", probes="position", **kwargs
+    )
+    batch = run_judge(model, test / "judge_batch.jsonl", "batch", out / "batch", **kwargs)
+    figures = {
+        "pearson": score["agreement"]["average"],
+        "pair_acc": pair["agreement"]["accuracy"] if pair["agreement"]["n"] else None,
+        "pair_acc_no_ties": (
+            pair["agreement"]["accuracy_no_ties"] if pair["agreement"]["n_no_ties"] else None
+        ),
+        "levenshtein_norm": batch["agreement"]["levenshtein_norm"],
+        "position_consistency": pair["probes"]["position"]["consistency"],
+    }
+    counts = {mode: m["counts"] for mode, m in (("score", score), ("pair", pair), ("batch", batch))}
+    return figures, counts
+
+
+def _fmt(value: Any) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Trained judge vs baseline on world judge data.")
+    parser.add_argument("--judge-model", required=True, help="the trained judge (a folder)")
+    parser.add_argument("--data", required=True, type=Path, help="world folder with judge data")
+    parser.add_argument("--baseline", default="baseline:longer", help="baseline judge spec")
+    parser.add_argument("--out", type=Path, default=Path("runs/judge_bench"), help="cache folder")
+    parser.add_argument("--limit", type=int, default=None, help="first N items of each file")
+    parser.add_argument("--batch-size", type=int, default=32)
+    args = parser.parse_args()
+    for mode in ("score", "pair", "batch"):
+        path = args.data / "test" / f"judge_{mode}.jsonl"
+        if not path.is_file():
+            parser.error(f"{path} not found; run `mllm world judge-data --data {args.data}`")
+
+    trained, trained_counts = evaluate_judge(
+        args.judge_model, args.data, args.out / "trained", args.limit, args.batch_size
+    )
+    baseline, baseline_counts = evaluate_judge(
+        args.baseline, args.data, args.out / "baseline", args.limit, args.batch_size
+    )
+    rows = [f"| {k} | {_fmt(trained[k])} | {_fmt(baseline[k])} | {AIMS[k]} |" for k in KEYS]
+    n = {mode: c["items"] for mode, c in trained_counts.items()}
+    unparsed = {mode: c["unparsed"] for mode, c in trained_counts.items()}
+    table = "\n".join(
+        [
+            "# Judge agreement on the held-out world judge benchmark",
+            "",
+            f"Trained judge: `{args.judge_model}`; baseline: `{args.baseline}`; "
+            f"items per mode: {n}; unparsed verdicts of the trained judge: {unparsed}.",
+            "",
+            "| measure | trained | baseline | aim |",
+            "|---|---|---|---|",
+            *rows,
+            "",
+            "Levenshtein distance: lower is better. Position consistency: the pairs asked "
+            "again with A and B swapped.",
+        ]
+    )
+    path = write_result(
+        "judge",
+        {
+            "trained": trained,
+            "baseline": baseline,
+            "counts": {"trained": trained_counts, "baseline": baseline_counts},
+            "judge_model": args.judge_model,
+            "baseline_spec": args.baseline,
+        },
+        table,
+    )
+    print(table)
+    print(f"written {path}")
+
+
+if __name__ == "__main__":
+    main()

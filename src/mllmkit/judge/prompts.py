@@ -1,0 +1,140 @@
+"""Judge prompt templates for the three MLLM-as-a-Judge settings.
+
+One template per mode (``score``, ``pair``, ``batch``). Each asks for a short JSON verdict
+whose ``Judgement`` field holds ``[[4]]``, ``[[A]]``/``[[B]]``/``[[C]]`` or
+``[[B]], [[A]], [[C]]`` — short on purpose: the native model has a small context and
+every generated token costs time on a CPU.
+
+The same text is used to build judge-tuning data and to ask judges at evaluation time,
+so a fine-tuned judge sees exactly the prompt it was trained on. Answers are shown on one
+line each (runs of whitespace, newlines included, become one space), which keeps the
+layout unambiguous so `read_prompt` can invert `render_prompt` exactly; baseline judges
+use that to read the answers back out of a request.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from dataclasses import dataclass
+
+from mllmkit.backends.hashing import sha256_text
+
+MODES: tuple[str, ...] = ("score", "pair", "batch")
+LETTERS: str = string.ascii_uppercase
+
+SCORE_HEADER = (
+    "Score the answer about the image from 1 to 5: 5 correct, 4 correct but wordy, "
+    "3 partly correct, 2 wrong, 1 wrong with invented details."
+)
+PAIR_HEADER = (
+    "Which answer about the image is better? Better is correct, concise and invents nothing."
+)
+BATCH_HEADER = (
+    "Rank the answers about the image from best to worst. "
+    "Better is correct, concise and invents nothing."
+)
+HEADERS: dict[str, str] = {"score": SCORE_HEADER, "pair": PAIR_HEADER, "batch": BATCH_HEADER}
+
+QUESTION_PREFIX = "Question: "
+ANSWER_PREFIX = "Answer: "
+SCORE_REPLY = 'Reply in JSON: {"Judgement": "[[?]]"} where ? is 1 to 5.'
+PAIR_REPLY = 'Reply in JSON: {"Judgement": "[[?]]"} where ? is A, B, or C for a tie.'
+BATCH_REPLY = 'Reply in JSON: {{"Judgement": "{markers}"}} with one letter per ?, best first.'
+
+
+def one_line(text: str) -> str:
+    """Collapse every run of whitespace (newlines included) to one space."""
+    return " ".join(str(text).split())
+
+
+def _batch_reply(n: int) -> str:
+    return BATCH_REPLY.format(markers=", ".join(["[[?]]"] * n))
+
+
+def _answer_lines(answers: list[str] | tuple[str, ...]) -> list[str]:
+    return [f"[{LETTERS[i]}] {one_line(a)}" for i, a in enumerate(answers)]
+
+
+def render_prompt(mode: str, question: str, answers: list[str] | tuple[str, ...]) -> str:
+    """The user text for one judge request (the images go before it in the message).
+
+    ``score`` takes one answer, ``pair`` two, ``batch`` two or more (at most 26).
+    """
+    if mode not in HEADERS:
+        raise ValueError(f"unknown judge mode {mode!r}; expected one of {list(MODES)}")
+    expected = {"score": (1, 1), "pair": (2, 2), "batch": (2, len(LETTERS))}[mode]
+    if not expected[0] <= len(answers) <= expected[1]:
+        raise ValueError(
+            f"mode {mode!r} takes {expected[0]}..{expected[1]} answers, got {len(answers)}"
+        )
+    lines = [HEADERS[mode], QUESTION_PREFIX + str(question).strip()]
+    if mode == "score":
+        lines += [ANSWER_PREFIX + one_line(answers[0]), SCORE_REPLY]
+    elif mode == "pair":
+        lines += [*_answer_lines(answers), PAIR_REPLY]
+    else:
+        lines += [*_answer_lines(answers), _batch_reply(len(answers))]
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class PromptParts:
+    """What `render_prompt` was given, read back from its text."""
+
+    mode: str
+    question: str
+    answers: tuple[str, ...]
+
+
+def _mode_and_count(header: str, reply: str) -> tuple[str, int] | None:
+    if header == SCORE_HEADER and reply == SCORE_REPLY:
+        return "score", 1
+    if header == PAIR_HEADER and reply == PAIR_REPLY:
+        return "pair", 2
+    if header == BATCH_HEADER:
+        n = reply.count("[[?]]")
+        if 2 <= n <= len(LETTERS) and reply == _batch_reply(n):
+            return "batch", n
+    return None
+
+
+def read_prompt(text: str) -> PromptParts | None:
+    """Invert `render_prompt`; None when `text` is not a judge prompt of ours."""
+    lines = text.split("\n")
+    if len(lines) < 4:
+        return None
+    found = _mode_and_count(lines[0], lines[-1])
+    if found is None:
+        return None
+    mode, n = found
+    block = lines[-1 - n : -1]
+    if mode == "score":
+        if not block[0].startswith(ANSWER_PREFIX):
+            return None
+        answers = [block[0][len(ANSWER_PREFIX) :]]
+    else:
+        answers = []
+        for i, line in enumerate(block):
+            marker = f"[{LETTERS[i]}] "
+            if not line.startswith(marker):
+                return None
+            answers.append(line[len(marker) :])
+    question_lines = lines[1 : -1 - n]
+    if not question_lines or not question_lines[0].startswith(QUESTION_PREFIX):
+        return None
+    question = "\n".join(question_lines)[len(QUESTION_PREFIX) :]
+    return PromptParts(mode, question, tuple(answers))
+
+
+def verdict_json(judgement: str) -> str:
+    """The JSON verdict a judge is asked for, e.g. ``{"Judgement": "[[4]]"}``."""
+    return json.dumps({"Judgement": judgement})
+
+
+def templates_fingerprint() -> str:
+    """Hash of every template string: part of the cache key, so editing a prompt never
+    reuses answers given to the old one."""
+    return sha256_text(
+        *HEADERS.values(), QUESTION_PREFIX, ANSWER_PREFIX, SCORE_REPLY, PAIR_REPLY, BATCH_REPLY
+    )
