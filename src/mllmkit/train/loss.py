@@ -1,28 +1,23 @@
 """Next-token cross-entropy summed over supervised tokens.
 
 Returning the *sum* (not the mean) lets the trainer divide by the global token count, which
-makes gradient accumulation and data parallelism exact. Only positions that carry a label
-go through the output projection: in a multimodal batch most positions are image or prompt
-tokens, so this saves most of the vocabulary matmul.
+makes gradient accumulation and data parallelism exact. With `return_logits=False` the
+model runs the output projection (and the last layer's queries and MLP) only at positions
+that carry a label: in a multimodal batch most positions are image or prompt tokens.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 
 def token_loss_sum(model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, int]:
     """(sum of token losses, number of supervised tokens) for one micro-batch."""
-    labels = batch["labels"]
-    targets = labels[:, 1:]
-    keep = targets != -100
-    hidden = model.hidden_states(
+    out = model(
         input_ids=batch["input_ids"],
         pixel_values=batch.get("pixel_values"),
         attention_mask=batch["attention_mask"],
+        labels=batch["labels"],
+        return_logits=False,
     )
-    h = hidden[:, :-1][keep]
-    logits = model.language_model.logits(h)
-    n = int(keep.sum())
-    return F.cross_entropy(logits.float(), targets[keep], reduction="sum"), n
+    return out.loss * out.num_loss_tokens, out.num_loss_tokens

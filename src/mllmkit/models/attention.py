@@ -1,0 +1,85 @@
+"""Grouped-query self-attention with Llama parameter names, on SDPA.
+
+`q_proj/k_proj/v_proj` carry a bias iff `qkv_bias` (Qwen2); `o_proj` never does.
+The visibility mask is either given (shared by every layer when there is no past), replaced
+by `is_causal=True` (no padding, no past: the cheapest path), or built here from the layer's
+cache, whose length may differ from other layers'.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mllmkit.models.cache import KVCache
+from mllmkit.models.config import LMConfig
+from mllmkit.models.masks import visibility_mask
+from mllmkit.models.rope import apply_rope
+from mllmkit.models.select import take_positions
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: LMConfig) -> None:
+        super().__init__()
+        self.num_heads = cfg.num_heads
+        self.num_kv_heads = cfg.num_kv_heads
+        self.head_dim = cfg.resolved_head_dim
+        d, hd = cfg.hidden_size, self.head_dim
+        self.q_proj = nn.Linear(d, cfg.num_heads * hd, bias=cfg.qkv_bias)
+        self.k_proj = nn.Linear(d, cfg.num_kv_heads * hd, bias=cfg.qkv_bias)
+        self.v_proj = nn.Linear(d, cfg.num_kv_heads * hd, bias=cfg.qkv_bias)
+        self.o_proj = nn.Linear(cfg.num_heads * hd, d, bias=False)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        *,
+        attn_mask: torch.Tensor | None = None,
+        is_causal: bool = False,
+        cache: KVCache | None = None,
+        layer_index: int = 0,
+        token_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        query_index: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Keys/values from every position of `x`; queries from every position, or only at
+        `query_index` [B, K] (output [B, K, D] then)."""
+        b, t, _ = x.shape
+        hd = self.head_dim
+        k = self.k_proj(x).view(b, t, self.num_kv_heads, hd).transpose(1, 2)
+        v = self.v_proj(x).view(b, t, self.num_kv_heads, hd).transpose(1, 2)
+        k = apply_rope(k, cos, sin)
+        q_in, q_cos, q_sin, q_pos = x, cos, sin, position_ids
+        if query_index is not None:
+            if position_ids is None or token_mask is None:
+                raise ValueError("selected queries need token_mask and position_ids")
+            q_in, q_cos, q_sin, q_pos = (
+                take_positions(y, query_index) for y in (x, cos, sin, position_ids)
+            )
+        tq = q_in.shape[1]
+        q = apply_rope(
+            self.q_proj(q_in).view(b, tq, self.num_heads, hd).transpose(1, 2), q_cos, q_sin
+        )
+
+        key_pos, key_mask = position_ids, token_mask
+        rebuild = query_index is not None
+        if cache is not None:
+            if token_mask is None or position_ids is None:
+                raise ValueError("attention with a KV cache needs token_mask and position_ids")
+            rebuild = rebuild or cache.past_length(layer_index) > 0
+            entry = cache.append(layer_index, k, v, token_mask, position_ids)
+            k, v, key_pos, key_mask = entry.key, entry.value, entry.key_pos, entry.key_mask
+        if rebuild:
+            attn_mask = visibility_mask(q_pos, key_pos, key_mask)  # type: ignore[arg-type]
+            is_causal = False
+
+        if self.num_kv_heads != self.num_heads:
+            rep = self.num_heads // self.num_kv_heads
+            k = k[:, :, None].expand(b, self.num_kv_heads, rep, k.shape[2], hd).flatten(1, 2)
+            v = v[:, :, None].expand(b, self.num_kv_heads, rep, v.shape[2], hd).flatten(1, 2)
+
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal)
+        return self.o_proj(out.transpose(1, 2).reshape(b, tq, self.num_heads * hd))

@@ -1,0 +1,265 @@
+"""Model configuration dataclasses.
+
+A checkpoint's `config.json` is `MLLMConfig.to_dict()`; `from_dict` refuses unknown keys so a
+typo in a hand-edited config fails loudly instead of silently falling back to a default.
+Field names follow the Hugging Face CLIP / Llama configs where a counterpart exists, so a
+converter maps them one to one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+VISION_ACTIVATIONS = ("quick_gelu", "gelu")
+
+
+class ConfigError(ValueError):
+    """A model configuration is invalid; the message names the section and the field."""
+
+
+def _from_dict(cls: type[T], data: dict[str, Any], where: str) -> T:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected an object, got {type(data).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; expected some of {sorted(known)}")
+    try:
+        return cls(**data)
+    except TypeError as exc:  # a required field is missing
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _require(cond: bool, where: str, message: str) -> None:
+    if not cond:
+        raise ConfigError(f"{where}: {message}")
+
+
+@dataclass
+class VisionConfig:
+    """CLIP-style ViT.
+
+    `feature_layer` indexes hidden states like Hugging Face CLIP: 0 = the embeddings after
+    `pre_layrnorm`, i = output of encoder layer i, -1 = last layer, -2 = penultimate.
+    `keep_cls=False` drops the class token (LLaVA's `default` feature strategy).
+    """
+
+    image_size: int = 64
+    patch_size: int = 8
+    hidden_size: int = 128
+    num_layers: int = 4
+    num_heads: int = 4
+    intermediate_size: int = 512
+    hidden_act: str = "quick_gelu"
+    layer_norm_eps: float = 1e-5
+    feature_layer: int = -1
+    keep_cls: bool = False
+    num_channels: int = 3
+
+    def __post_init__(self) -> None:
+        w = "vision config"
+        for name in (
+            "image_size",
+            "patch_size",
+            "hidden_size",
+            "num_layers",
+            "num_heads",
+            "intermediate_size",
+            "num_channels",
+        ):
+            _require(getattr(self, name) > 0, w, f"'{name}' must be > 0, got {getattr(self, name)}")
+        _require(
+            self.image_size % self.patch_size == 0,
+            w,
+            f"'image_size' {self.image_size} is not a multiple of 'patch_size' {self.patch_size}",
+        )
+        _require(
+            self.hidden_size % self.num_heads == 0,
+            w,
+            f"'hidden_size' {self.hidden_size} is not divisible by 'num_heads' {self.num_heads}",
+        )
+        _require(
+            self.hidden_act in VISION_ACTIVATIONS,
+            w,
+            f"'hidden_act' must be one of {VISION_ACTIVATIONS}, got {self.hidden_act!r}",
+        )
+        n = self.num_layers
+        _require(
+            -(n + 1) <= self.feature_layer <= n,
+            w,
+            f"'feature_layer' {self.feature_layer} is out of range for {n} layers "
+            f"(valid: {-(n + 1)}..{n})",
+        )
+
+    @property
+    def grid_size(self) -> int:
+        """Patches per side."""
+        return self.image_size // self.patch_size
+
+    @property
+    def num_patches(self) -> int:
+        return self.grid_size**2
+
+    @property
+    def feature_index(self) -> int:
+        """`feature_layer` as a non-negative index into the `num_layers + 1` hidden states."""
+        f = self.feature_layer
+        return f if f >= 0 else self.num_layers + 1 + f
+
+    @property
+    def num_feature_tokens(self) -> int:
+        """Tokens per image leaving the tower (patches, plus the class token if kept)."""
+        return self.num_patches + (1 if self.keep_cls else 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VisionConfig:
+        return _from_dict(cls, data, "vision config")
+
+
+@dataclass
+class LMConfig:
+    """Llama-compatible decoder; `qkv_bias=True` gives the Qwen2 variant."""
+
+    vocab_size: int
+    hidden_size: int = 256
+    num_layers: int = 4
+    num_heads: int = 4
+    num_kv_heads: int = 4
+    intermediate_size: int = 704
+    rope_theta: float = 10000.0
+    rms_norm_eps: float = 1e-6
+    qkv_bias: bool = False
+    tie_word_embeddings: bool = True
+    max_position_embeddings: int = 2048
+    head_dim: int | None = None
+
+    def __post_init__(self) -> None:
+        w = "lm config"
+        for name in (
+            "vocab_size",
+            "hidden_size",
+            "num_layers",
+            "num_heads",
+            "num_kv_heads",
+            "intermediate_size",
+            "max_position_embeddings",
+        ):
+            _require(getattr(self, name) > 0, w, f"'{name}' must be > 0, got {getattr(self, name)}")
+        _require(
+            self.num_heads % self.num_kv_heads == 0,
+            w,
+            f"'num_heads' {self.num_heads} is not a multiple of 'num_kv_heads' {self.num_kv_heads}",
+        )
+        if self.head_dim is None:
+            _require(
+                self.hidden_size % self.num_heads == 0,
+                w,
+                f"'hidden_size' {self.hidden_size} is not divisible by 'num_heads' "
+                f"{self.num_heads} (set 'head_dim' explicitly)",
+            )
+        else:
+            _require(self.head_dim > 0, w, f"'head_dim' must be > 0, got {self.head_dim}")
+        _require(
+            self.resolved_head_dim % 2 == 0,
+            w,
+            f"head dimension {self.resolved_head_dim} must be even for RoPE",
+        )
+
+    @property
+    def resolved_head_dim(self) -> int:
+        return self.head_dim if self.head_dim is not None else self.hidden_size // self.num_heads
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LMConfig:
+        return _from_dict(cls, data, "lm config")
+
+
+@dataclass
+class MLLMConfig:
+    """Vision tower + connector + decoder.
+
+    The token ids are keyword-only and required: a model that guesses its image token id
+    scatters features into the wrong positions without any error.
+    """
+
+    vision: VisionConfig
+    lm: LMConfig
+    connector: str = "mlp2x_gelu"
+    connector_hidden: int | None = None
+    image_token_id: int = field(kw_only=True)
+    pad_token_id: int = field(kw_only=True)
+    eos_token_id: int = field(kw_only=True)
+
+    def __post_init__(self) -> None:
+        from mllmkit.models.connectors import CONNECTORS  # torch import kept out of config
+
+        w = "model config"
+        _require(isinstance(self.vision, VisionConfig), w, "'vision' must be a VisionConfig")
+        _require(isinstance(self.lm, LMConfig), w, "'lm' must be an LMConfig")
+        _require(
+            self.connector in CONNECTORS,
+            w,
+            f"unknown 'connector' {self.connector!r}; known: {sorted(CONNECTORS)}",
+        )
+        for name in ("image_token_id", "pad_token_id", "eos_token_id"):
+            v = getattr(self, name)
+            _require(
+                isinstance(v, int) and 0 <= v < self.lm.vocab_size,
+                w,
+                f"'{name}' {v!r} is not a token id in [0, {self.lm.vocab_size})",
+            )
+        cls = CONNECTORS[self.connector]
+        _require(
+            self.connector_hidden is None or self.connector_hidden > 0,
+            w,
+            f"'connector_hidden' must be > 0 or null, got {self.connector_hidden}",
+        )
+        _require(
+            self.connector_hidden is None or cls.uses_hidden,
+            w,
+            f"connector {self.connector!r} has no hidden layer; 'connector_hidden' must "
+            f"be null, got {self.connector_hidden}",
+        )
+        _require(
+            not self.vision.keep_cls or cls.supports_class_token,
+            w,
+            f"connector {self.connector!r} cannot take the class token; set "
+            f"vision 'keep_cls' to false",
+        )
+        try:
+            cls.num_output_tokens(self.vision.num_feature_tokens)
+        except ValueError as exc:
+            raise ConfigError(f"{w}: {exc}") from None
+
+    @property
+    def image_tokens_per_image(self) -> int:
+        """Positions one image occupies in the LM sequence (after the connector)."""
+        from mllmkit.models.connectors import CONNECTORS
+
+        cls = CONNECTORS[self.connector]
+        return cls.num_output_tokens(self.vision.num_feature_tokens)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MLLMConfig:
+        if not isinstance(data, dict):
+            raise ConfigError(f"model config: expected an object, got {type(data).__name__}")
+        data = dict(data)
+        for key in ("vision", "lm"):
+            if key not in data:
+                raise ConfigError(f"model config: missing section '{key}'")
+        data["vision"] = VisionConfig.from_dict(data["vision"])
+        data["lm"] = LMConfig.from_dict(data["lm"])
+        return _from_dict(cls, data, "model config")

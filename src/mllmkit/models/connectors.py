@@ -1,0 +1,114 @@
+"""Connectors: vision features [N, T, Dv] -> LM embeddings [N, T', Dlm].
+
+Every connector is registered under an exact name in `CONNECTORS`; the model config stores
+that name. Each class says how many tokens it makes from `n_in` (`num_output_tokens`), so the
+number of image positions in a prompt is known from the config alone, before any weights exist.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+CONNECTORS: dict[str, type[Connector]] = {}
+
+
+def register_connector(name: str) -> Callable[[type[Connector]], type[Connector]]:
+    """Class decorator adding a connector under `name`; a second use of a name raises."""
+
+    def add(cls: type[Connector]) -> type[Connector]:
+        if name in CONNECTORS:
+            raise ValueError(f"connector {name!r} is already registered ({CONNECTORS[name]})")
+        CONNECTORS[name] = cls
+        return cls
+
+    return add
+
+
+class Connector(nn.Module):
+    """Base class. Subclasses take `(in_dim, out_dim, hidden_dim)`."""
+
+    # whether `hidden_dim` means anything for this connector
+    uses_hidden: bool = False
+    # whether the vision tower may hand over its class token
+    supports_class_token: bool = True
+
+    @classmethod
+    def num_output_tokens(cls, n_in: int) -> int:
+        return n_in
+
+
+@register_connector("linear")
+class LinearConnector(Connector):
+    """One linear map per token (LLaVA-1.0)."""
+
+    def __init__(self, in_dim: int, out_dim: int, hidden_dim: int | None = None) -> None:
+        super().__init__()
+        self.linear = nn.Linear(in_dim, out_dim)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.linear(features)
+
+
+@register_connector("mlp2x_gelu")
+class MLP2xGeluConnector(Connector):
+    """Linear -> GELU -> Linear (LLaVA-1.5); names match HF `LlavaMultiModalProjector`."""
+
+    uses_hidden = True
+
+    def __init__(self, in_dim: int, out_dim: int, hidden_dim: int | None = None) -> None:
+        super().__init__()
+        hidden = hidden_dim or out_dim
+        self.linear_1 = nn.Linear(in_dim, hidden)
+        self.act = nn.GELU()
+        self.linear_2 = nn.Linear(hidden, out_dim)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.linear_2(self.act(self.linear_1(features)))
+
+
+@register_connector("pixel_shuffle")
+class PixelShuffleConnector(Connector):
+    """Space-to-depth on 2x2 neighbourhoods, then one linear map: 4x fewer image tokens.
+
+    Needs the patch tokens only (no class token) on a square grid with an even side, so the
+    neighbourhoods tile the grid exactly.
+    """
+
+    supports_class_token = False
+    scale = 2
+
+    def __init__(self, in_dim: int, out_dim: int, hidden_dim: int | None = None) -> None:
+        super().__init__()
+        self.proj = nn.Linear(in_dim * self.scale**2, out_dim, bias=False)
+
+    @classmethod
+    def _grid(cls, n_in: int) -> int:
+        side = math.isqrt(n_in)
+        if side * side != n_in or side % cls.scale != 0:
+            raise ValueError(
+                f"pixel_shuffle needs a square grid of patch tokens whose side is a multiple of "
+                f"{cls.scale} (and no class token); got {n_in} tokens"
+            )
+        return side
+
+    @classmethod
+    def num_output_tokens(cls, n_in: int) -> int:
+        return (cls._grid(n_in) // cls.scale) ** 2
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        n, t, d = features.shape
+        side, s = self._grid(t), self.scale
+        x = features.reshape(n, side // s, s, side // s, s, d)
+        x = x.permute(0, 1, 3, 2, 4, 5).reshape(n, (side // s) ** 2, s * s * d)
+        return self.proj(x)
+
+
+def build_connector(name: str, in_dim: int, out_dim: int, hidden_dim: int | None) -> Connector:
+    """Instantiate the connector registered as `name`."""
+    if name not in CONNECTORS:
+        raise ValueError(f"unknown connector {name!r}; known: {sorted(CONNECTORS)}")
+    return CONNECTORS[name](in_dim, out_dim, hidden_dim)

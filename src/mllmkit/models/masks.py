@@ -1,0 +1,32 @@
+"""Attention visibility from positions and key masks.
+
+A query sees a key when the key is a real token and its RoPE position is not after the
+query's. For an unpadded, unpruned sequence this is the usual causal mask; it stays right
+when padding, a KV cache or dropped tokens make indices and positions disagree.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def position_ids_from_mask(mask: torch.Tensor, start: torch.Tensor | None = None) -> torch.Tensor:
+    """`start + cumsum(mask) - 1`, clamped at 0: left padding takes position 0."""
+    pos = mask.long().cumsum(dim=1) - 1
+    if start is not None:
+        pos = pos + start[:, None]
+    return pos.clamp(min=0)
+
+
+def visibility_mask(
+    query_pos: torch.Tensor, key_pos: torch.Tensor, key_mask: torch.Tensor
+) -> torch.Tensor | None:
+    """Boolean [B, 1, Tq, Tk] mask for SDPA (True = attend), or None if all keys are visible.
+
+    Padding queries (whose outputs are discarded) see the real keys at or before their
+    clamped position, so no row is empty as long as a sample has one real token.
+    """
+    visible = (key_pos[:, None, :] <= query_pos[:, :, None]) & key_mask[:, None, :]
+    if bool(visible.all()):
+        return None
+    return visible[:, None]

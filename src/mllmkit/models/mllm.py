@@ -1,0 +1,195 @@
+"""The composed LLaVA-style model: vision tower -> connector -> decoder LM.
+
+Image features replace the embeddings at positions where `input_ids == image_token_id`:
+all images of a batch arrive in one tensor, in order of appearance, row by row, and fill
+those positions in the same order. Attribute names (`vision_tower`, `multi_modal_projector`,
+`language_model`) mirror Hugging Face LLaVA so weight names map one to one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mllmkit.models.cache import KVCache
+from mllmkit.models.config import MLLMConfig
+from mllmkit.models.connectors import build_connector
+from mllmkit.models.lm import DecoderLM
+from mllmkit.models.norm import RMSNorm
+from mllmkit.models.select import selected_positions
+from mllmkit.models.vision import VisionTower
+
+IGNORE_INDEX = -100
+INIT_STD = 0.02
+
+
+@dataclass
+class MLLMOutput:
+    """`logits` is None when not requested; `loss` is the mean over `num_loss_tokens`."""
+
+    logits: torch.Tensor | None
+    loss: torch.Tensor | None = None
+    cache: KVCache | None = None
+    num_loss_tokens: int = 0
+
+
+class MLLM(nn.Module):
+    def __init__(
+        self,
+        config: MLLMConfig,
+        *,
+        seed: int | None = None,
+        init_weights: bool = True,
+        init_std: float = INIT_STD,
+    ) -> None:
+        """Build the model. Weights are drawn from a generator seeded with `seed` (or from
+        torch's global generator when `seed` is None); `init_weights=False` skips that, for
+        building on the meta device before loading a checkpoint."""
+        super().__init__()
+        self.config = config
+        self.vision_tower = VisionTower(config.vision)
+        self.multi_modal_projector = build_connector(
+            config.connector,
+            config.vision.hidden_size,
+            config.lm.hidden_size,
+            config.connector_hidden,
+        )
+        self.language_model = DecoderLM(config.lm)
+        if init_weights:
+            self.init_weights(seed, init_std)
+
+    @property
+    def connector(self) -> nn.Module:
+        return self.multi_modal_projector
+
+    @property
+    def image_tokens_per_image(self) -> int:
+        return self.config.image_tokens_per_image
+
+    @torch.no_grad()
+    def init_weights(self, seed: int | None = None, std: float = INIT_STD) -> None:
+        """Normal(0, std) matrices and embeddings, zero biases, unit norms.
+
+        Tests use a large `std` (~0.3): with 0.02 a tiny model's attention is nearly uniform,
+        so a wrong position or mask would change its logits by less than the tolerance."""
+        gen = None if seed is None else torch.Generator().manual_seed(seed)
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Conv2d, nn.Embedding)):
+                module.weight.normal_(0.0, std, generator=gen)
+                bias = getattr(module, "bias", None)
+                if bias is not None:
+                    bias.zero_()
+            elif isinstance(module, nn.LayerNorm):
+                module.weight.fill_(1.0)
+                module.bias.zero_()
+            elif isinstance(module, RMSNorm):
+                module.weight.fill_(1.0)
+        self.vision_tower.embeddings.class_embedding.normal_(0.0, std, generator=gen)
+
+    def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """[N, C, H, W] -> [N, image_tokens_per_image, lm hidden]."""
+        return self.multi_modal_projector(self.vision_tower(pixel_values))
+
+    def embed_inputs(
+        self, input_ids: torch.Tensor, pixel_values: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Token embeddings with image features scattered into the image-token positions."""
+        if input_ids.dim() != 2:
+            raise ValueError(f"input_ids must be [batch, length]; got {list(input_ids.shape)}")
+        embeds = self.language_model.embed_tokens(input_ids)
+        is_image = input_ids == self.config.image_token_id
+        n_pos = int(is_image.sum())
+        n_img = 0 if pixel_values is None else int(pixel_values.shape[0])
+        per = self.image_tokens_per_image
+        if n_pos != n_img * per:
+            rows = is_image.sum(dim=1).tolist()
+            raise ValueError(
+                f"input_ids hold {n_pos} image-token positions (id {self.config.image_token_id}; "
+                f"per row: {rows}) but pixel_values holds {n_img} image(s) x {per} tokens per "
+                f"image = {n_img * per}; each <image> must expand to exactly {per} image tokens"
+            )
+        if n_img == 0:
+            return embeds
+        features = self.encode_images(pixel_values).to(embeds.dtype)  # type: ignore[arg-type]
+        return embeds.masked_scatter(is_image[..., None], features)
+
+    def hidden_states(
+        self,
+        input_ids: torch.Tensor,
+        pixel_values: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        cache: KVCache | None = None,
+        position_ids: torch.Tensor | None = None,
+        output_index: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Final-norm hidden states [B, T, D] of the language model ([B, K, D] at
+        `output_index` [B, K] if given; see `DecoderLM.forward`)."""
+        embeds = self.embed_inputs(input_ids, pixel_values)
+        return self.language_model(embeds, position_ids, attention_mask, cache, output_index)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        pixel_values: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        cache: KVCache | None = None,
+        labels: torch.Tensor | None = None,
+        num_logits_to_keep: int = 0,
+        *,
+        position_ids: torch.Tensor | None = None,
+        return_logits: bool = True,
+    ) -> MLLMOutput:
+        """Logits (all positions, or the last `num_logits_to_keep`) and optional loss.
+
+        The loss is next-token cross-entropy averaged over positions whose label is not -100
+        (`num_loss_tokens` of them; `loss * num_loss_tokens` is the sum). With
+        `return_logits=False` only supervised positions go through the last decoder layer's
+        queries and MLP and the output projection: the cheap path for a training step. A given
+        `cache` is filled in place and returned.
+        """
+        if labels is not None and labels.shape != input_ids.shape:
+            raise ValueError(
+                f"labels shape {list(labels.shape)} differs from input_ids {list(input_ids.shape)}"
+            )
+        lm = self.language_model
+        if labels is not None and not return_logits:
+            targets = labels[:, 1:]
+            keep = targets != IGNORE_INDEX
+            index, valid = selected_positions(keep)
+            hidden = self.hidden_states(
+                input_ids, pixel_values, attention_mask, cache, position_ids, output_index=index
+            )
+            loss, n = self._loss(lm.logits(hidden[valid]), targets[keep])
+            return MLLMOutput(logits=None, loss=loss, cache=cache, num_loss_tokens=n)
+
+        k = num_logits_to_keep
+        last_only = labels is None and 0 < k < input_ids.shape[1]
+        index = None
+        if last_only:
+            t = input_ids.shape[1]
+            index = torch.arange(t - k, t, device=input_ids.device).expand(input_ids.shape[0], k)
+        hidden = self.hidden_states(
+            input_ids, pixel_values, attention_mask, cache, position_ids, output_index=index
+        )
+        logits = None
+        if return_logits:
+            logits = lm.logits(hidden if last_only or k <= 0 else hidden[:, -k:])
+        loss, n = None, 0
+        if labels is not None:
+            targets = labels[:, 1:]
+            keep = targets != IGNORE_INDEX
+            full = logits if logits is not None and k <= 0 else lm.logits(hidden)
+            loss, n = self._loss(full[:, :-1][keep], targets[keep])
+        return MLLMOutput(logits=logits, loss=loss, cache=cache, num_loss_tokens=n)
+
+    def _loss(self, logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """Mean cross-entropy of selected logits [N, V] against their targets [N]."""
+        vocab = self.config.lm.vocab_size
+        if targets.numel() and (int(targets.min()) < 0 or int(targets.max()) >= vocab):
+            raise ValueError(f"labels hold ids outside [0, {vocab}) other than {IGNORE_INDEX}")
+        n = int(targets.numel())
+        total = F.cross_entropy(logits.float(), targets, reduction="sum")
+        return total / max(n, 1), n

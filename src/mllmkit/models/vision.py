@@ -1,0 +1,123 @@
+"""CLIP-structured vision transformer.
+
+Parameter names are those of Hugging Face `CLIPVisionTransformer` (without its `vision_model.`
+prefix) so converted CLIP weights load one to one. Only the layers up to `feature_layer` run;
+the later layers and `post_layernorm` keep their weights (checkpoints carry them) but are not
+used, as in LLaVA.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mllmkit.models.config import VisionConfig
+
+
+def quick_gelu(x: torch.Tensor) -> torch.Tensor:
+    """The sigmoid approximation of GELU that OpenAI CLIP was trained with."""
+    return x * torch.sigmoid(1.702 * x)
+
+
+ACTIVATIONS = {"quick_gelu": quick_gelu, "gelu": F.gelu}
+
+
+class VisionEmbeddings(nn.Module):
+    def __init__(self, cfg: VisionConfig) -> None:
+        super().__init__()
+        self.patch_embedding = nn.Conv2d(
+            cfg.num_channels,
+            cfg.hidden_size,
+            kernel_size=cfg.patch_size,
+            stride=cfg.patch_size,
+            bias=False,
+        )
+        self.class_embedding = nn.Parameter(torch.zeros(cfg.hidden_size))
+        self.position_embedding = nn.Embedding(cfg.num_patches + 1, cfg.hidden_size)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        patches = self.patch_embedding(pixel_values).flatten(2).transpose(1, 2)  # [N, P, D]
+        cls = self.class_embedding.expand(patches.shape[0], 1, -1)
+        return torch.cat([cls, patches], dim=1) + self.position_embedding.weight
+
+
+class VisionAttention(nn.Module):
+    def __init__(self, cfg: VisionConfig) -> None:
+        super().__init__()
+        d = cfg.hidden_size
+        self.num_heads = cfg.num_heads
+        self.q_proj = nn.Linear(d, d)
+        self.k_proj = nn.Linear(d, d)
+        self.v_proj = nn.Linear(d, d)
+        self.out_proj = nn.Linear(d, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, t, d = x.shape
+        h = self.num_heads
+
+        def heads(y: torch.Tensor) -> torch.Tensor:
+            return y.view(n, t, h, d // h).transpose(1, 2)
+
+        out = F.scaled_dot_product_attention(
+            heads(self.q_proj(x)), heads(self.k_proj(x)), heads(self.v_proj(x))
+        )
+        return self.out_proj(out.transpose(1, 2).reshape(n, t, d))
+
+
+class VisionMLP(nn.Module):
+    def __init__(self, cfg: VisionConfig) -> None:
+        super().__init__()
+        self.act = ACTIVATIONS[cfg.hidden_act]
+        self.fc1 = nn.Linear(cfg.hidden_size, cfg.intermediate_size)
+        self.fc2 = nn.Linear(cfg.intermediate_size, cfg.hidden_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class VisionLayer(nn.Module):
+    """Pre-norm transformer block."""
+
+    def __init__(self, cfg: VisionConfig) -> None:
+        super().__init__()
+        self.self_attn = VisionAttention(cfg)
+        self.layer_norm1 = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
+        self.mlp = VisionMLP(cfg)
+        self.layer_norm2 = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.self_attn(self.layer_norm1(x))
+        return x + self.mlp(self.layer_norm2(x))
+
+
+class VisionEncoder(nn.Module):
+    def __init__(self, cfg: VisionConfig) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(VisionLayer(cfg) for _ in range(cfg.num_layers))
+
+
+class VisionTower(nn.Module):
+    """`forward(pixel_values[N, C, H, W]) -> features[N, T, hidden]`, T = patches (+1 CLS)."""
+
+    def __init__(self, cfg: VisionConfig) -> None:
+        super().__init__()
+        self.config = cfg
+        self.embeddings = VisionEmbeddings(cfg)
+        self.pre_layrnorm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
+        self.encoder = VisionEncoder(cfg)
+        self.post_layernorm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        cfg = self.config
+        expected = (cfg.num_channels, cfg.image_size, cfg.image_size)
+        if pixel_values.dim() != 4 or tuple(pixel_values.shape[1:]) != expected:
+            raise ValueError(
+                f"pixel_values must have shape [N, {', '.join(map(str, expected))}] for this "
+                f"vision tower; got {list(pixel_values.shape)}"
+            )
+        weight = self.embeddings.patch_embedding.weight
+        x = self.pre_layrnorm(self.embeddings(pixel_values.to(weight.dtype)))
+        for layer in self.encoder.layers[: cfg.feature_index]:
+            x = layer(x)
+        return x if cfg.keep_cls else x[:, 1:]
