@@ -6,6 +6,11 @@ preprocessed by the checkpoint's own processor, and requests in a batch that sha
 same generation arguments are decoded together (left padding, KV cache). If a whole
 batch fails, each request is retried alone so one bad request cannot take the others
 down with it.
+
+An optional visual-token `reduction` strategy (`mllmkit.infer.reduce`, or its spec string)
+is passed to generation; it changes the model's answers, so it enters the backend's name and
+fingerprint (a resumed evaluation never mixes reduced and full answers), and the backend
+keeps the analytic prefill cost of every request it ran (`reduction_summary`).
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ def request_to_turns(request: Request) -> list[tuple[str, str]]:
 class NativeBackend:
     """A local mllmkit checkpoint behind the `Model` protocol."""
 
-    def __init__(self, path: str | Path, device: str = "cpu") -> None:
+    def __init__(self, path: str | Path, device: str = "cpu", reduction: Any = None) -> None:
         import mllmkit
 
         self.path = Path(path)
@@ -57,6 +62,17 @@ class NativeBackend:
         self.device = device
         self.name = f"native:{self.path}"
         self._fingerprint: str | None = None
+        self.reduction = None
+        self.reduction_costs: list[Any] = []
+        if reduction is not None:
+            from mllmkit.infer.reduce import parse_reduction
+
+            self.reduction = parse_reduction(reduction) if isinstance(reduction, str) else reduction
+            try:
+                self.reduction.check(self.model.config)
+            except ValueError as exc:
+                raise BackendError(f"{self.path}: {exc}") from None
+            self.name += f" reduce={self.reduction.spec()}"
 
     def fingerprint(self) -> str:
         """Hash of config + weights (+ processor/tokenizer files), computed once."""
@@ -66,8 +82,31 @@ class NativeBackend:
                 f = self.path / fname
                 if f.is_file():
                     parts.append(f"{fname}={sha256_file_cached(f)}")
+            if self.reduction is not None:
+                parts.append(f"reduce={self.reduction.spec()}")
             self._fingerprint = "native-" + sha256_text(*parts)
         return self._fingerprint
+
+    def reduction_summary(self) -> dict[str, Any] | None:
+        """Mean analytic prefill cost of the requests run so far with the reduction (None
+        without one): FLOPs (reduced, full, %), KV-cache MB, request count."""
+        if self.reduction is None:
+            return None
+        costs = self.reduction_costs
+        n = len(costs)
+        if n == 0:
+            return {"strategy": self.reduction.spec(), "requests": 0}
+        flops = sum(c.flops.total for c in costs) / n
+        full = sum(c.full_flops.total for c in costs) / n
+        return {
+            "strategy": self.reduction.spec(),
+            "requests": n,
+            "mean_prefill_flops": flops,
+            "mean_full_prefill_flops": full,
+            "flops_pct": round(100.0 * flops / full, 2),
+            "mean_kv_mb": round(sum(c.kv_bytes for c in costs) / n / 2**20, 4),
+            "mean_full_kv_mb": round(sum(c.full_kv_bytes for c in costs) / n / 2**20, 4),
+        }
 
     def _encode(self, request: Request) -> tuple[list[int], list[Any]]:
         from mllmkit.data.conversation import Turn
@@ -82,11 +121,12 @@ class NativeBackend:
         from mllmkit.data.collate import collate_prompts
         from mllmkit.infer.generate import generate
 
-        prompts, images = [], []
+        prompts, images, counts = [], [], []
         for r in requests:
             ids, imgs = self._encode(r)
             prompts.append(ids)
             images.extend(imgs)
+            counts.append(len(imgs))
         batch = collate_prompts(prompts, self.processor.pad_token_id)
         pixel_values = self.processor.preprocess_images(images) if images else None
         with torch.inference_mode():
@@ -101,6 +141,15 @@ class NativeBackend:
                 eos_token_ids=(self.processor.eos_token_id,),
                 # one generator per row: a sampled answer is the same alone or in any batch
                 seed=[gen.seed] * len(requests),
+                reduction=self.reduction,
+            )
+        if self.reduction is not None:
+            from mllmkit.infer.flops import reduction_cost
+
+            cfg = self.model.config
+            self.reduction_costs.extend(
+                reduction_cost(cfg, self.reduction, len(p), n)
+                for p, n in zip(prompts, counts, strict=True)
             )
         tok = self.processor.tokenizer
         return [

@@ -7,7 +7,8 @@ Accepted specs — an exact scheme before the first `:`, else a local folder:
 | `replay:FILE`                 | `ReplayBackend` (predictions `.jsonl` / `.tsv`)   |
 | `http://...`, `https://...`   | `OpenAIHTTPBackend` (OpenAI-compatible server)    |
 | `instant:` / `instant:TEXT`   | `InstantBackend` (harness benchmarks and tests)   |
-| `PATH` (an existing folder)   | `NativeBackend` (mllmkit checkpoint)              |
+| `hf:PATH`                     | `TransformersBackend` (HF folder run by transformers) |
+| `PATH` (an existing folder)   | `NativeBackend` (mllmkit or HF LLaVA checkpoint)  |
 
 Keyword options are passed to the backend's constructor (e.g. `model=`, `concurrency=`
 for HTTP). Schemes live in the explicit `SCHEMES` registry; nothing is inferred from a
@@ -62,7 +63,16 @@ def _http(url: str, **options: Any) -> Model:
     return OpenAIHTTPBackend(url, **options)
 
 
+def _hf(rest: str, **options: Any) -> Model:
+    from mllmkit.backends.transformers_backend import TransformersBackend
+
+    if not rest:
+        raise BackendError("hf: needs a local folder, e.g. hf:path/to/llava-hf-folder")
+    return TransformersBackend(rest, **options)
+
+
 register_scheme("replay", _replay)
+register_scheme("hf", _hf)
 register_scheme("instant", _instant)
 register_scheme("http", _http)
 register_scheme("https", _http)
@@ -82,5 +92,5 @@ def open_backend(spec: str, **options: Any) -> Model:
         return NativeBackend(path, **options)
     raise BackendError(
         f"cannot open model {spec!r}: not an existing checkpoint folder and not one of "
-        "replay:FILE, http(s)://URL, instant:[TEXT]"
+        "replay:FILE, http(s)://URL, instant:[TEXT], hf:FOLDER"
     )

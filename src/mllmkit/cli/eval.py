@@ -73,6 +73,12 @@ def eval_command(
         None, "--concurrency", min=1, help="HTTP backends: parallel requests."
     ),
     timeout: float = typer.Option(None, "--timeout", help="HTTP backends: seconds per request."),
+    reduce: str = typer.Option(
+        None,
+        "--reduce",
+        help="Visual-token reduction spec for checkpoint folders, e.g. "
+        "fastv:k=2,r=0.5 (see docs/token-reduction.md).",
+    ),
 ) -> None:
     """Evaluate MODEL on TASKS and write predictions, metrics, a report and charts to OUT.
 
@@ -106,6 +112,10 @@ def eval_command(
         )
         if v is not None
     }
+    if reduce is not None:
+        if not Path(model).is_dir():
+            raise typer.BadParameter("--reduce needs a local checkpoint folder as --model")
+        options["reduction"] = reduce
     try:
         backend = open_backend(model, **options)
         metrics = evaluate(
@@ -121,6 +131,12 @@ def eval_command(
     except (TaskError, BackendError, CacheLockedError, ValueError, TypeError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    if reduce is not None:
+        from mllmkit.infer.reduce.report import write_reduction_report
+
+        summary = backend.reduction_summary()  # type: ignore[attr-defined]
+        write_reduction_report(out, summary)
+        metrics["reduction"] = summary
     _print_summary(metrics, out)
 
 

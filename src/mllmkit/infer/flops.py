@@ -11,13 +11,32 @@ With d_kv = d this is FastV's `4nd² + 2n²d + 2ndm` except that SwiGLU counts `
 SparseVLM does) and attention counts `4n²d` for the two matmuls. ViT layers use the same
 form with a 2-matrix GELU MLP and no causal saving. Norms, softmax, RoPE and activations
 are ignored (under 1% at these sizes).
+
+Token reduction (`reduction_cost`): layer i processes `kept[i]` tokens (the strategy's
+`tokens_per_layer`), so the decoder costs Σ_i f_layer(kept[i]); a strategy that ranks tokens
+by attention at layer K adds its score row there (the `selection` term):
+
+    s(n) = 2n·d·d_kv + 2·d·d_q + 2n·d_head·heads   # k for all n, q for one token, one QKᵀ row
+
+The KV cache holds Σ_i kept[i] · 2·d_kv values per request.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from mllmkit.models.config import LMConfig, MLLMConfig, VisionConfig
+
+
+class CountsTokens(Protocol):
+    """What accounting needs from a reduction strategy (`mllmkit.infer.reduce.Strategy`)."""
+
+    def tokens_per_layer(self, cfg: MLLMConfig, seq_len: int, n_images: int) -> list[int]: ...
+
+    def scoring_layers(self, num_layers: int) -> tuple[int, ...]: ...
+
+    def spec(self) -> str: ...
 
 
 def decoder_layer_flops(cfg: LMConfig, n_query: int, n_key: int | None = None) -> int:
@@ -64,10 +83,11 @@ class PrefillFlops:
     connector: int
     decoder: int
     lm_head: int
+    selection: int = 0  # scoring done by a token-reduction strategy
 
     @property
     def total(self) -> int:
-        return self.vision + self.connector + self.decoder + self.lm_head
+        return self.vision + self.connector + self.decoder + self.lm_head + self.selection
 
 
 def prefill_flops(
@@ -100,3 +120,68 @@ def kv_cache_bytes(cfg: LMConfig, kept_per_layer: list[int], bytes_per_value: in
     """Bytes of keys + values cached for one request (per layer: tokens × kv width × 2)."""
     kv = cfg.num_kv_heads * cfg.resolved_head_dim
     return sum(2 * n * kv * bytes_per_value for n in kept_per_layer)
+
+
+def selection_flops(cfg: LMConfig, n_tokens: int) -> int:
+    """FLOPs of one attention score row (last token over `n_tokens` keys) at one layer."""
+    hd = cfg.resolved_head_dim
+    d_q, d_kv = cfg.num_heads * hd, cfg.num_kv_heads * hd
+    return (
+        2 * n_tokens * cfg.hidden_size * d_kv
+        + 2 * cfg.hidden_size * d_q
+        + (2 * n_tokens * hd * cfg.num_heads)
+    )
+
+
+@dataclass(frozen=True)
+class ReductionCost:
+    """Prefill FLOPs and KV-cache bytes of one request, reduced and full."""
+
+    strategy: str
+    tokens_per_layer: list[int]
+    flops: PrefillFlops
+    full_flops: PrefillFlops
+    kv_bytes: int
+    full_kv_bytes: int
+
+    @property
+    def flops_pct(self) -> float:
+        return 100.0 * self.flops.total / self.full_flops.total
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "strategy": self.strategy,
+            "tokens_per_layer": self.tokens_per_layer,
+            "prefill_flops": self.flops.total,
+            "full_prefill_flops": self.full_flops.total,
+            "flops_pct": round(self.flops_pct, 2),
+            "kv_mb": round(self.kv_bytes / 2**20, 4),
+            "full_kv_mb": round(self.full_kv_bytes / 2**20, 4),
+        }
+
+
+def reduction_cost(
+    cfg: MLLMConfig,
+    strategy: CountsTokens,
+    seq_len: int,
+    n_images: int,
+    bytes_per_value: int = 4,
+) -> ReductionCost:
+    """Analytic cost of a prefill of `seq_len` tokens with `n_images` images under `strategy`
+    (tokens per layer from `strategy.tokens_per_layer`, scoring rows at `scoring_layers`)."""
+    kept = strategy.tokens_per_layer(cfg, seq_len, n_images)
+    base = prefill_flops(cfg, seq_len, n_images, kept)
+    scoring = strategy.scoring_layers(cfg.lm.num_layers)
+    # the score row at layer i sees the tokens entering it: those the previous layer kept
+    entering = [seq_len, *kept[:-1]]
+    selection = sum(selection_flops(cfg.lm, entering[i]) for i in scoring)
+    flops = PrefillFlops(base.vision, base.connector, base.decoder, base.lm_head, selection)
+    full = [seq_len] * cfg.lm.num_layers
+    return ReductionCost(
+        strategy=strategy.spec(),
+        tokens_per_layer=kept,
+        flops=flops,
+        full_flops=prefill_flops(cfg, seq_len, n_images, full),
+        kv_bytes=kv_cache_bytes(cfg.lm, kept, bytes_per_value),
+        full_kv_bytes=kv_cache_bytes(cfg.lm, full, bytes_per_value),
+    )

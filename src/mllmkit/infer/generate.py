@@ -44,12 +44,15 @@ def generate(
     top_p: float = 1.0,
     eos_token_ids: Iterable[int] | None = None,
     seed: int | Sequence[int | None] | None = None,
+    reduction: Any = None,
 ) -> list[list[int]]:
     """New token ids per row.
 
     `eos_token_ids=None` means the model config's `eos_token_id`; pass `()` to never stop
     early. `seed` (default 0) seeds sampling: an int seeds one generator for the batch, a
     list gives each row its own generator so its sample is the same alone or in any batch.
+    `reduction` (a `mllmkit.infer.reduce` strategy) drops visual tokens once, at prefill;
+    decode steps then attend to each layer's own (possibly shorter) cache.
     """
     check_sampling_args(temperature, top_p)
     if max_new_tokens < 0:
@@ -85,7 +88,14 @@ def generate(
     model.eval()
     try:
         cache = KVCache()
-        result = model(input_ids, pixel_values, attention_mask, cache=cache, num_logits_to_keep=1)
+        result = model(
+            input_ids,
+            pixel_values,
+            attention_mask,
+            cache=cache,
+            num_logits_to_keep=1,
+            reduction=reduction,
+        )
         logits = result.logits[:, -1]  # type: ignore[index]
         for step in range(max_new_tokens):
             uniforms = None if rng is None else rng.uniform().to(device)[active]

@@ -4,6 +4,10 @@
 The visibility mask is either given (shared by every layer when there is no past), replaced
 by `is_causal=True` (no padding, no past: the cheapest path), or built here from the layer's
 cache, whose length may differ from other layers'.
+
+`attention_probs` is the one place attention *weights* are computed: token reduction asks
+for a few query rows over all keys from this layer's own q/k projections (as PyramidDrop
+does), so the forward pass itself stays on SDPA and never materialises full attention maps.
 """
 
 from __future__ import annotations
@@ -83,3 +87,35 @@ class Attention(nn.Module):
 
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal)
         return self.o_proj(out.transpose(1, 2).reshape(b, tq, self.num_heads * hd))
+
+    def attention_probs(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        position_ids: torch.Tensor,
+        token_mask: torch.Tensor,
+        query_index: torch.Tensor,
+    ) -> torch.Tensor:
+        """Softmax attention [B, heads, Q, T] of the queries at `query_index` [B, Q] over all
+        T keys of `x` (normed layer input), with RoPE and the position/mask visibility rule.
+
+        Costs one k projection over T tokens and a q projection over Q: a 1×T row per query
+        instead of the T×T map that eager attention would materialise."""
+        b, t, _ = x.shape
+        hd = self.head_dim
+        k = self.k_proj(x).view(b, t, self.num_kv_heads, hd).transpose(1, 2)
+        k = apply_rope(k, cos, sin)
+        q_in, q_cos, q_sin, q_pos = (
+            take_positions(y, query_index) for y in (x, cos, sin, position_ids)
+        )
+        tq = q_in.shape[1]
+        q = apply_rope(
+            self.q_proj(q_in).view(b, tq, self.num_heads, hd).transpose(1, 2), q_cos, q_sin
+        )
+        if self.num_kv_heads != self.num_heads:
+            k = k.repeat_interleave(self.num_heads // self.num_kv_heads, dim=1)
+        scores = (q.float() @ k.float().transpose(-1, -2)) * hd**-0.5  # [B, H, Q, T]
+        visible = (position_ids[:, None, :] <= q_pos[:, :, None]) & token_mask[:, None, :]
+        scores = scores.masked_fill(~visible[:, None], float("-inf"))
+        return torch.softmax(scores, dim=-1)

@@ -2,13 +2,17 @@
 
 Image features replace the embeddings at positions where `input_ids == image_token_id`:
 all images of a batch arrive in one tensor, in order of appearance, row by row, and fill
-those positions in the same order. Attribute names (`vision_tower`, `multi_modal_projector`,
+those positions in the same order. A token-reduction strategy (`reduction=`, inference only)
+may pick image tokens right after the connector (`after_connector`) and/or inside the decoder
+(see `DecoderLM`); image-token spans always come from `input_ids == image_token_id`.
+Attribute names (`vision_tower`, `multi_modal_projector`,
 `language_model`) mirror Hugging Face LLaVA so weight names map one to one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -97,6 +101,17 @@ class MLLM(nn.Module):
         self, input_ids: torch.Tensor, pixel_values: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Token embeddings with image features scattered into the image-token positions."""
+        return self.embed_and_select(input_ids, pixel_values)[0]
+
+    def embed_and_select(
+        self,
+        input_ids: torch.Tensor,
+        pixel_values: torch.Tensor | None = None,
+        reduction: Any = None,
+    ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
+        """Embeddings as `embed_inputs`, plus the per-sample sequence indices to keep when
+        `reduction.after_connector` selects image tokens next to the vision tower (None:
+        keep all). The strategy may also rewrite features (e.g. merged tokens)."""
         if input_ids.dim() != 2:
             raise ValueError(f"input_ids must be [batch, length]; got {list(input_ids.shape)}")
         embeds = self.language_model.embed_tokens(input_ids)
@@ -112,9 +127,28 @@ class MLLM(nn.Module):
                 f"image = {n_img * per}; each <image> must expand to exactly {per} image tokens"
             )
         if n_img == 0:
-            return embeds
-        features = self.encode_images(pixel_values).to(embeds.dtype)  # type: ignore[arg-type]
-        return embeds.masked_scatter(is_image[..., None], features)
+            return embeds, None
+        hook = getattr(reduction, "after_connector", None)
+        if hook is None:
+            features = self.encode_images(pixel_values).to(embeds.dtype)  # type: ignore[arg-type]
+            return embeds.masked_scatter(is_image[..., None], features), None
+        want_cls = bool(getattr(reduction, "needs_class_attention", False))
+        vis, cls_attn = self.vision_tower.features_and_class_attention(
+            pixel_values,  # type: ignore[arg-type]
+            want_cls,
+        )
+        features = self.multi_modal_projector(vis)
+        chosen = hook(
+            features=features,
+            class_attention=cls_attn,
+            has_class_token=self.config.vision.keep_cls,
+            same_tokens=features.shape[1] == vis.shape[1],
+        )
+        if chosen is None:
+            return embeds.masked_scatter(is_image[..., None], features.to(embeds.dtype)), None
+        features, per_image = chosen
+        embeds = embeds.masked_scatter(is_image[..., None], features.to(embeds.dtype))
+        return embeds, _sequence_keep(is_image, per_image, per)
 
     def hidden_states(
         self,
@@ -124,11 +158,25 @@ class MLLM(nn.Module):
         cache: KVCache | None = None,
         position_ids: torch.Tensor | None = None,
         output_index: torch.Tensor | None = None,
+        reduction: Any = None,
     ) -> torch.Tensor:
         """Final-norm hidden states [B, T, D] of the language model ([B, K, D] at
-        `output_index` [B, K] if given; see `DecoderLM.forward`)."""
-        embeds = self.embed_inputs(input_ids, pixel_values)
-        return self.language_model(embeds, position_ids, attention_mask, cache, output_index)
+        `output_index` [B, K] if given; see `DecoderLM.forward`). `reduction` is a token
+        reduction strategy (`mllmkit.infer.reduce`), applied only at prefill."""
+        if reduction is None:
+            embeds = self.embed_inputs(input_ids, pixel_values)
+            return self.language_model(embeds, position_ids, attention_mask, cache, output_index)
+        embeds, keep = self.embed_and_select(input_ids, pixel_values, reduction)
+        return self.language_model(
+            embeds,
+            position_ids,
+            attention_mask,
+            cache,
+            output_index,
+            reduction=reduction,
+            image_mask=input_ids == self.config.image_token_id,
+            keep=keep,
+        )
 
     def forward(
         self,
@@ -141,6 +189,7 @@ class MLLM(nn.Module):
         *,
         position_ids: torch.Tensor | None = None,
         return_logits: bool = True,
+        reduction: Any = None,
     ) -> MLLMOutput:
         """Logits (all positions, or the last `num_logits_to_keep`) and optional loss.
 
@@ -148,8 +197,12 @@ class MLLM(nn.Module):
         (`num_loss_tokens` of them; `loss * num_loss_tokens` is the sum). With
         `return_logits=False` only supervised positions go through the last decoder layer's
         queries and MLP and the output projection: the cheap path for a training step. A given
-        `cache` is filled in place and returned.
+        `cache` is filled in place and returned. `reduction` (inference only) is a visual-token
+        reduction strategy applied at prefill (see `mllmkit.infer.reduce`); ask for the last
+        `num_logits_to_keep` positions then (all logits would cover only the kept tokens).
         """
+        if reduction is not None and labels is not None:
+            raise ValueError("token reduction is an inference feature; it cannot take labels")
         if labels is not None and labels.shape != input_ids.shape:
             raise ValueError(
                 f"labels shape {list(labels.shape)} differs from input_ids {list(input_ids.shape)}"
@@ -172,7 +225,13 @@ class MLLM(nn.Module):
             t = input_ids.shape[1]
             index = torch.arange(t - k, t, device=input_ids.device).expand(input_ids.shape[0], k)
         hidden = self.hidden_states(
-            input_ids, pixel_values, attention_mask, cache, position_ids, output_index=index
+            input_ids,
+            pixel_values,
+            attention_mask,
+            cache,
+            position_ids,
+            output_index=index,
+            reduction=reduction,
         )
         logits = None
         if return_logits:
@@ -193,3 +252,24 @@ class MLLM(nn.Module):
         n = int(targets.numel())
         total = F.cross_entropy(logits.float(), targets, reduction="sum")
         return total / max(n, 1), n
+
+
+def _sequence_keep(
+    is_image: torch.Tensor, per_image: list[torch.Tensor], per: int
+) -> list[torch.Tensor]:
+    """Per-image kept token indices (within an image's `per` tokens) -> per-sample sequence
+    indices: every non-image position plus the kept positions of each of the row's images
+    (images belong to rows in order of appearance, row by row)."""
+    keep: list[torch.Tensor] = []
+    image = 0
+    for row in is_image:
+        positions = row.nonzero().flatten()
+        parts = [(~row).nonzero().flatten()]
+        for start in range(0, positions.numel(), per):
+            span = positions[start : start + per]
+            parts.append(span[per_image[image].to(span.device)])
+            image += 1
+        keep.append(torch.cat(parts))
+    if image != len(per_image):
+        raise ValueError(f"reduction returned keep lists for {len(per_image)} images, not {image}")
+    return keep

@@ -64,6 +64,16 @@ class VisionAttention(nn.Module):
         )
         return self.out_proj(out.transpose(1, 2).reshape(n, t, d))
 
+    def class_attention(self, x: torch.Tensor) -> torch.Tensor:
+        """Attention [N, T-1] of the class token (row 0) over the patch tokens, mean over
+        heads: only one query row is computed, the layer's forward stays on SDPA."""
+        n, t, d = x.shape
+        h = self.num_heads
+        q = self.q_proj(x[:, :1]).view(n, 1, h, d // h).transpose(1, 2)
+        k = self.k_proj(x).view(n, t, h, d // h).transpose(1, 2)
+        probs = torch.softmax((q.float() @ k.float().transpose(-1, -2)) * (d // h) ** -0.5, -1)
+        return probs.mean(dim=1)[:, 0, 1:]
+
 
 class VisionMLP(nn.Module):
     def __init__(self, cfg: VisionConfig) -> None:
@@ -109,6 +119,14 @@ class VisionTower(nn.Module):
         self.post_layernorm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.features_and_class_attention(pixel_values, False)[0]
+
+    def features_and_class_attention(
+        self, pixel_values: torch.Tensor, class_attention: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Features as `forward`, plus (if asked) the class token's attention over the patches
+        [N, num_patches] inside the feature layer (the last layer run): the score that
+        encoder-side token selection (VisionZip) ranks patches by."""
         cfg = self.config
         expected = (cfg.num_channels, cfg.image_size, cfg.image_size)
         if pixel_values.dim() != 4 or tuple(pixel_values.shape[1:]) != expected:
@@ -118,6 +136,10 @@ class VisionTower(nn.Module):
             )
         weight = self.embeddings.patch_embedding.weight
         x = self.pre_layrnorm(self.embeddings(pixel_values.to(weight.dtype)))
-        for layer in self.encoder.layers[: cfg.feature_index]:
+        attention = None
+        run = self.encoder.layers[: cfg.feature_index]
+        for i, layer in enumerate(run):
+            if class_attention and i == len(run) - 1:
+                attention = layer.self_attn.class_attention(layer.layer_norm1(x))
             x = layer(x)
-        return x if cfg.keep_cls else x[:, 1:]
+        return (x if cfg.keep_cls else x[:, 1:]), attention

@@ -44,14 +44,14 @@ def _read_jsonl(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
 
 
 def _questions_by_image(path: Path, per_scene: int) -> dict[str, list[str]]:
-    """A few "Q → A" lines per single-image scene, free-answer questions first."""
+    """A few "Q -> A" lines per single-image scene, free-answer questions first."""
     found: dict[str, list[tuple[int, str]]] = {}
     rank = {"short": 0, "yorn": 1, "mcq": 2}
     for row in _read_jsonl(path):
         images = row.get("images") or []
         if len(images) != 1:
             continue
-        line = f"Q: {row.get('question', '?')} → {row.get('answer_text', '?')}"
+        line = f"Q: {row.get('question', '?')} -> A: {row.get('answer_text', '?')}"
         found.setdefault(images[0], []).append((rank.get(row.get("format", ""), 3), line))
     return {k: [line for _, line in sorted(v)[:per_scene]] for k, v in found.items()}
 
