@@ -147,7 +147,7 @@ def run_demo(cfg: DemoConfig, *, progress: bool | None = None, log: Any = print)
         limit=cfg.eval_limit, data_dir=world, progress=progress,
     )
     seconds["eval"] = time.perf_counter() - t2
-    per_cat = metrics["tasks"]["world-short"]["metrics"]["per_category"]
+    per_cat = metrics["tasks"]["world-short"]["metrics"]["vqa"]["per_category"]
     accuracy = {a: float(v["accuracy"]) for a, v in per_cat.items()}
     chance, majority, n = baselines(world)
     res = DemoResult(
