@@ -8,6 +8,7 @@ touching task code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -175,3 +176,32 @@ def truncate_at_stop(text: str, stop: tuple[str, ...]) -> str:
             if 0 <= i < cut:
                 cut = i
     return text[:cut]
+
+
+def run_isolated(
+    requests: list[Request],
+    gen: GenerationArgs,
+    run: Callable[[list[Request], GenerationArgs], list[Response]],
+) -> list[Response]:
+    """Run a batch; if it fails, run each request alone so one bad request fails alone."""
+    try:
+        return run(requests, gen)
+    except Exception as exc:
+        if len(requests) == 1:
+            return [Response("", error=f"{type(exc).__name__}: {exc}")]
+    return [run_isolated([r], gen, run)[0] for r in requests]
+
+
+def generate_grouped(
+    requests: list[Request], run: Callable[[list[Request], GenerationArgs], list[Response]]
+) -> list[Response]:
+    """Decode requests in groups of equal generation args; answers come back in input order."""
+    groups: dict[GenerationArgs, list[int]] = {}
+    for i, r in enumerate(requests):
+        groups.setdefault(r.gen, []).append(i)
+    out: list[Response | None] = [None] * len(requests)
+    for gen, idx in groups.items():
+        batch = [requests[i] for i in idx]
+        for i, resp in zip(idx, run_isolated(batch, gen, run), strict=True):
+            out[i] = resp
+    return [r if r is not None else Response("", error="internal: no response") for r in out]

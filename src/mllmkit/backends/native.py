@@ -25,6 +25,7 @@ from mllmkit.backends.base import (
     Request,
     Response,
     TextPart,
+    generate_grouped,
     truncate_at_stop,
 )
 from mllmkit.backends.hashing import sha256_file_cached, sha256_text
@@ -157,15 +158,6 @@ class NativeBackend:
             for ids in outputs
         ]
 
-    def _run_safely(self, requests: list[Request], gen: GenerationArgs) -> list[Response]:
-        try:
-            return self._run(requests, gen)
-        except Exception as exc:
-            if len(requests) == 1:
-                return [Response("", error=f"{type(exc).__name__}: {exc}")]
-        # The batch failed: isolate the culprit(s) by running each request alone.
-        return [self._run_safely([r], gen)[0] for r in requests]
-
     def loglikelihood(
         self, requests: list[Request], continuations: list[list[str]]
     ) -> list[list[float]]:
@@ -219,12 +211,5 @@ class NativeBackend:
         return out
 
     def generate(self, requests: list[Request]) -> list[Response]:
-        """Decode requests in groups of equal generation args, returning them in input order."""
-        groups: dict[GenerationArgs, list[int]] = {}
-        for i, r in enumerate(requests):
-            groups.setdefault(r.gen, []).append(i)
-        out: list[Response | None] = [None] * len(requests)
-        for gen, idx in groups.items():
-            for i, resp in zip(idx, self._run_safely([requests[i] for i in idx], gen), strict=True):
-                out[i] = resp
-        return [r if r is not None else Response("", error="internal: no response") for r in out]
+        """Decode requests in groups of equal generation args, answers in input order."""
+        return generate_grouped(requests, self._run)

@@ -25,6 +25,7 @@ from mllmkit.backends.base import (
     Request,
     Response,
     TextPart,
+    generate_grouped,
     truncate_at_stop,
 )
 from mllmkit.backends.hashing import sha256_file_cached, sha256_text
@@ -125,21 +126,6 @@ class TransformersBackend:
             for row in new.tolist()
         ]
 
-    def _run_safely(self, requests: list[Request], gen: GenerationArgs) -> list[Response]:
-        try:
-            return self._run(requests, gen)
-        except Exception as exc:
-            if len(requests) == 1:
-                return [Response("", error=f"{type(exc).__name__}: {exc}")]
-        return [self._run_safely([r], gen)[0] for r in requests]
-
     def generate(self, requests: list[Request]) -> list[Response]:
         """Decode requests in groups of equal generation args, answers in input order."""
-        groups: dict[GenerationArgs, list[int]] = {}
-        for i, r in enumerate(requests):
-            groups.setdefault(r.gen, []).append(i)
-        out: list[Response | None] = [None] * len(requests)
-        for gen, idx in groups.items():
-            for i, resp in zip(idx, self._run_safely([requests[i] for i in idx], gen), strict=True):
-                out[i] = resp
-        return [r if r is not None else Response("", error="internal: no response") for r in out]
+        return generate_grouped(requests, self._run)
