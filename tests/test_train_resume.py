@@ -63,6 +63,20 @@ def test_frozen_components_do_not_move(world: Path, tmp_path: Path) -> None:
     assert any(not torch.equal(first[k], last[k]) for k in vis_keys)
 
 
+def test_rerunning_a_finished_run_keeps_its_weights(world: Path, tmp_path: Path) -> None:
+    """Running the same config again after it finished must not save fresh weights."""
+    from mllmkit.train.config import TrainConfig
+    from mllmkit.train.trainer import train
+
+    cfg = TrainConfig.from_yaml(
+        write_config(tmp_path / "c.yaml", world, tmp_path / "run", steps=(1, 1))
+    )
+    first = _weights(train(cfg, progress=False).model_dir)
+    again = _weights(train(cfg, progress=False).model_dir)
+    assert first.keys() == again.keys()
+    assert all(torch.equal(first[k], again[k]) for k in first)
+
+
 @pytest.mark.slow
 def test_kill_and_resume_is_exact(world: Path, tmp_path: Path) -> None:
     straight = tmp_path / "straight"

@@ -212,6 +212,12 @@ def train(
                 if stage_done:
                     break
             stage_index += 1
+        if latest is not None:
+            # The newest checkpoint is past the last stage (the run had finished): the loop
+            # above never loaded it, so load it here, or the fresh initial weights would be
+            # saved as the final model.
+            load_checkpoint(latest, model, None)
+            latest = None
 
     model_dir = out / "model"
     plot = None
