@@ -38,6 +38,7 @@ def test_help_lists_the_options() -> None:
         "--max-body-bytes",
         "--allow-remote-images",
         "--allow-local-images",
+        "--reduce",
     ):
         assert flag in result.output, flag
 
@@ -56,6 +57,8 @@ def test_bad_model_and_bad_limits_are_clear(tmp_path, monkeypatch: pytest.Monkey
     assert result.exit_code == 2 and "cannot open model" in result.output
     result = runner.invoke(app, ["serve", "--model", "instant:", "--max-batch-size", "0"])
     assert result.exit_code == 2 and "max-batch-size" in result.output
+    result = runner.invoke(app, ["serve", "--model", "instant:", "--reduce", "fastv:k=1,r=0.5"])
+    assert result.exit_code == 2 and "--reduce needs a local checkpoint folder" in result.output
 
 
 def _read_lines(stream, lines: queue.Queue[str]) -> None:

@@ -92,6 +92,17 @@ def test_served_answers_equal_the_backend(served: tuple[BackgroundServer, object
     assert srv_batches < 8
 
 
+def test_served_with_reduction_equals_the_reduced_backend(checkpoint: Path) -> None:
+    """`mllm serve --reduce` serves a backend that prunes visual tokens at every request."""
+    from mllmkit.backends.native import NativeBackend
+
+    reduced = NativeBackend(checkpoint, reduction="fastv:k=1,r=0.75")
+    expected = [_direct(reduced, q, c) for q, c in QUESTIONS[:2]]
+    config = ServeConfig(model_name="tiny", max_batch_size=4, max_wait_ms=5)
+    with BackgroundServer(create_app(reduced, config)) as srv:
+        assert [_over_http(srv.url, q, c) for q, c in QUESTIONS[:2]] == expected
+
+
 def len_batches(srv: BackgroundServer) -> int:
     import httpx
 

@@ -53,7 +53,7 @@ def default_config_path() -> Path:
     return Path(str(resources.files("mllmkit") / "configs" / "demo.yaml"))
 
 
-def _world_matches(world: Path, cfg: DemoConfig) -> bool:
+def _world_matches(world: Path, cfg: DemoConfig, image_size: int) -> bool:
     meta = world / "world.json"
     if not meta.is_file():
         return False
@@ -62,7 +62,15 @@ def _world_matches(world: Path, cfg: DemoConfig) -> bool:
         info.get("seed") == cfg.seed
         and info.get("n_train") == cfg.train_scenes
         and info.get("n_test") == cfg.test_scenes
+        and info.get("config", {}).get("image_size") == image_size
     )
+
+
+def _model_image_size(tcfg: Any) -> int:
+    """The vision tower's input side: the world is rendered at exactly that size, so the
+    3x3 grid's cells line up with patch boundaries and nothing is resampled."""
+    vision = tcfg.model.get("vision", {}) if isinstance(tcfg.model, dict) else {}
+    return int(vision.get("image_size", 64))
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -122,20 +130,24 @@ def run_demo(cfg: DemoConfig, *, progress: bool | None = None, log: Any = print)
     seconds: dict[str, float] = {}
     out = Path(cfg.out)
     world = out / "world"
-    if _world_matches(world, cfg):
+    config_path = Path(cfg.config) if cfg.config else default_config_path()
+    tcfg = TrainConfig.from_yaml(config_path, out=str(out / "train"), data_root=str(world))
+    tcfg.seed = cfg.seed
+    image_size = _model_image_size(tcfg)
+    if _world_matches(world, cfg, image_size):
         log(f"[1/3] world: reusing {world}")
     else:
-        log(f"[1/3] world: generating {cfg.train_scenes} train + {cfg.test_scenes} test scenes")
+        log(
+            f"[1/3] world: generating {cfg.train_scenes} train + {cfg.test_scenes} test scenes "
+            f"at {image_size}px"
+        )
         generate_world(
-            world, cfg.train_scenes, cfg.test_scenes, cfg.seed,
+            world, cfg.train_scenes, cfg.test_scenes, cfg.seed, image_size=image_size,
             workers=cfg.workers, progress=bool(progress),
         )
     seconds["world"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    config_path = Path(cfg.config) if cfg.config else default_config_path()
-    tcfg = TrainConfig.from_yaml(config_path, out=str(out / "train"), data_root=str(world))
-    tcfg.seed = cfg.seed
     log(f"[2/3] training ({config_path.name}): stages {[s.name for s in tcfg.stages]}")
     result = train(tcfg, resume=True, progress=progress)
     seconds["train"] = time.perf_counter() - t1

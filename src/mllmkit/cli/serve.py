@@ -53,6 +53,12 @@ def serve_command(
         file_okay=False,
         help="Folder from which file:// URLs and plain image paths may be read.",
     ),
+    reduce: str = typer.Option(
+        None,
+        "--reduce",
+        help="Visual-token reduction for a checkpoint folder, e.g. fastv:k=2,r=0.5 "
+        "(see docs/token-reduction.md); every request is answered with it.",
+    ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve MODEL at http://HOST:PORT/v1 (chat completions, streaming, /v1/models, /health).
@@ -95,7 +101,9 @@ def serve_command(
         )
         resolve_api_key(api_key_env)  # refuse before spending minutes loading a model
         prefer_passive_openmp()  # before torch loads; see its docstring
-        backend = open_backend(model)
+        if reduce is not None and not Path(model).is_dir():
+            raise ValueError("--reduce needs a local checkpoint folder as --model")
+        backend = open_backend(model, **({"reduction": reduce} if reduce is not None else {}))
     except (BackendError, ServeSetupError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -88,4 +88,4 @@ def build_model(cfg: TrainConfig, processor: Processor) -> MLLM:
             f"model makes {config.image_tokens_per_image} visual tokens per image but the "
             f"processor expands <image> to {processor.image_tokens_per_image}"
         )
-    return MLLM(config)
+    return MLLM(config, init_std=cfg.init_std)
