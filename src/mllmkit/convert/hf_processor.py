@@ -17,7 +17,6 @@ normalise. Anything else raises naming the field.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -172,29 +171,12 @@ class JinjaPromptProcessor(Processor):
         super().__init__(tokenizer, shell, **kwargs)
         self.jinja = jinja
 
-    def encode_prompt(self, turns: Sequence[Turn], n_images: int | None = None) -> list[int]:
-        turns = list(turns)
-        if not turns or turns[-1].role != "user":
-            raise ValueError("encode_prompt: the last turn must be a user turn")
-        self._check_turns(turns, {"path": None, "row_id": None})
-        n_markers = sum(t.text.count(IMAGE_TOKEN) for t in turns)
-        if n_images is not None and n_images != n_markers:
-            raise DataError(
-                f"{n_markers} '{IMAGE_TOKEN}' marker(s) in the prompt but {n_images} image(s)",
-                field="turns",
-            )
+    def _render_generation_prompt(self, turns: list[Turn]) -> str:
+        """The checkpoint's own Jinja template renders the prompt."""
         messages = [{"role": t.role, "content": _parts(t.text)} for t in turns]
-        text = self.tokenizer.apply_chat_template(
+        return self.tokenizer.apply_chat_template(
             messages, chat_template=self.jinja, tokenize=False, add_generation_prompt=True
         )
-        ids = [int(i) for i in self.tokenizer(text, add_special_tokens=False)["input_ids"]]
-        if ids.count(self.image_token_id) != n_markers:
-            raise DataError(
-                f"the chat template rendered {ids.count(self.image_token_id)} image token(s) "
-                f"for {n_markers} image(s)",
-                field="turns",
-            )
-        return self._expand_images(ids, [-100] * len(ids))[0]
 
     def encode_conversation(self, conv: Any, max_length: int | None = None) -> Any:
         raise DataError(

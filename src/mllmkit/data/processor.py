@@ -205,7 +205,7 @@ class Processor:
                 f"{n_markers} '{IMAGE_TOKEN}' marker(s) in the prompt but {n_images} image(s)",
                 field="turns",
             )
-        text = self.template.render(turns, add_generation_prompt=True)
+        text = self._render_generation_prompt(turns)
         ids = [int(i) for i in self.tokenizer(text, add_special_tokens=False)["input_ids"]]
         if ids.count(self._image_token_id) != n_markers:
             raise TokenizationMismatchError(
@@ -214,6 +214,11 @@ class Processor:
                 field="turns",
             )
         return self._expand_images(ids, [IGNORE_INDEX] * len(ids))[0]
+
+    def _render_generation_prompt(self, turns: list[Turn]) -> str:
+        """The prompt text ending with the assistant prefix (a subclass may render it with
+        another template; everything around it in `encode_prompt` stays shared)."""
+        return self.template.render(turns, add_generation_prompt=True)
 
     def count_image_tokens(self, n_images: int) -> int:
         """How many positions `n_images` images occupy in the sequence."""
