@@ -6,11 +6,12 @@ Thin: `mllm eval` calls `mllmkit.eval.runner.evaluate`, `mllm eval merge` calls
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 import typer
+
+from mllmkit.cli.common import http_options, setup_logging
 
 app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 
@@ -40,12 +41,6 @@ def _print_summary(metrics: dict[str, Any], out: Path) -> None:
     console = Console()
     console.print(table)
     console.print(f"results in {out} (metrics.json, predictions.jsonl, report.md)")
-
-
-def _setup_logging() -> None:
-    """Our own progress notes at INFO; other libraries (e.g. httpx per request) only warn."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("mllmkit").setLevel(logging.INFO)
 
 
 @app.callback()
@@ -101,17 +96,8 @@ def eval_command(
     from mllmkit.eval.runner import evaluate
     from mllmkit.eval.task import TaskError
 
-    _setup_logging()
-    options = {
-        k: v
-        for k, v in (
-            ("model", api_model),
-            ("api_key_env", api_key_env),
-            ("concurrency", concurrency),
-            ("timeout_s", timeout),
-        )
-        if v is not None
-    }
+    setup_logging()
+    options = http_options(api_model, api_key_env, concurrency, timeout)
     if reduce is not None:
         if not Path(model).is_dir():
             raise typer.BadParameter("--reduce needs a local checkpoint folder as --model")
@@ -149,7 +135,7 @@ def merge_command(
     from mllmkit.eval.merge import MergeError, merge_runs
     from mllmkit.eval.task import TaskError
 
-    _setup_logging()
+    setup_logging()
     try:
         metrics = merge_runs(dirs, out)
     except (MergeError, TaskError) as exc:

@@ -5,11 +5,12 @@ Thin: calls `mllmkit.judge.runner.run_judge` and prints a summary table.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 import typer
+
+from mllmkit.cli.common import http_options, setup_logging
 
 
 def _print_summary(metrics: dict[str, Any], out: Path) -> None:
@@ -75,18 +76,8 @@ def judge_command(
     from mllmkit.eval.cache import CacheLockedError
     from mllmkit.judge.runner import DEFAULT_MAX_NEW_TOKENS, open_judge, run_judge
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("mllmkit").setLevel(logging.INFO)
-    options = {
-        k: v
-        for k, v in (
-            ("model", api_model),
-            ("api_key_env", api_key_env),
-            ("concurrency", concurrency),
-            ("timeout_s", timeout),
-        )
-        if v is not None
-    }
+    setup_logging()
+    options = http_options(api_model, api_key_env, concurrency, timeout)
     try:
         backend = open_judge(judge, **options)
         metrics = run_judge(
