@@ -44,16 +44,15 @@ def perturb(model: torch.nn.Module, seed: int = 1) -> None:
                 p.add_(torch.randn(p.shape, generator=g) * 0.1)
 
 
-def make_hf_llava(
-    out: Path,
+def build_hf_llava(
+    vocab_size: int,
+    image_token_id: int,
     text: str = "llama",
     feature_layer: int = -2,
     strategy: str = "default",
     tie: bool = False,
-    chat_template: str | None = None,
-) -> Path:
-    """Save a random HF LLaVA (+ LlavaProcessor) folder; returns `out`."""
-    tok = tokenizer()
+) -> transformers.LlavaForConditionalGeneration:
+    """A tiny random HF LLaVA in memory (CLIP + Llama or Qwen2, GQA), perturbed weights."""
     vision = transformers.CLIPVisionConfig(
         hidden_size=32,
         intermediate_size=64,
@@ -63,7 +62,7 @@ def make_hf_llava(
         patch_size=PATCH,
     )
     common = {
-        "vocab_size": len(tok),
+        "vocab_size": vocab_size,
         "hidden_size": 32,
         "intermediate_size": 64,
         "num_hidden_layers": 2,
@@ -81,7 +80,7 @@ def make_hf_llava(
     cfg = transformers.LlavaConfig(
         vision_config=vision,
         text_config=text_cfg,
-        image_token_index=tok.convert_tokens_to_ids("<image>"),
+        image_token_index=image_token_id,
         vision_feature_layer=feature_layer,
         vision_feature_select_strategy=strategy,
         tie_word_embeddings=tie,
@@ -89,6 +88,22 @@ def make_hf_llava(
     torch.manual_seed(0)
     model = transformers.LlavaForConditionalGeneration(cfg).eval()
     perturb(model)
+    return model
+
+
+def make_hf_llava(
+    out: Path,
+    text: str = "llama",
+    feature_layer: int = -2,
+    strategy: str = "default",
+    tie: bool = False,
+    chat_template: str | None = None,
+) -> Path:
+    """Save a random HF LLaVA (+ LlavaProcessor) folder; returns `out`."""
+    tok = tokenizer()
+    model = build_hf_llava(
+        len(tok), tok.convert_tokens_to_ids("<image>"), text, feature_layer, strategy, tie
+    )
     model.save_pretrained(str(out))
     jinja = chat_template or get_template("mllmkit").to_jinja()
     image_processor = transformers.CLIPImageProcessor(

@@ -12,56 +12,10 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
+from convert_fixtures import build_hf_llava  # noqa: E402
 from mllmkit.models import MLLM, LMConfig, MLLMConfig, VisionConfig  # noqa: E402
 
 IMG = 3
-
-
-def _hf_model(text: str, feature_layer: int, strategy: str, tie: bool):  # type: ignore[no-untyped-def]
-    vision = transformers.CLIPVisionConfig(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=3,
-        num_attention_heads=2,
-        image_size=32,
-        patch_size=8,
-    )
-    common = {
-        "vocab_size": 96,
-        "hidden_size": 32,
-        "intermediate_size": 64,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "rms_norm_eps": 1e-6,
-        "rope_theta": 10000.0,
-        "tie_word_embeddings": tie,
-    }
-    text_cfg = (
-        transformers.LlamaConfig(**common)
-        if text == "llama"
-        else transformers.Qwen2Config(**common)
-    )
-    cfg = transformers.LlavaConfig(
-        vision_config=vision,
-        text_config=text_cfg,
-        image_token_id=IMG,
-        vision_feature_layer=feature_layer,
-        vision_feature_select_strategy=strategy,
-        tie_word_embeddings=tie,
-    )
-    torch.manual_seed(0)
-    model = transformers.LlavaForConditionalGeneration(cfg).eval()
-    # Large random weights (and perturbed norms/biases): with the default 0.02 init the
-    # attention of a tiny model is nearly uniform and hides position or mask mistakes.
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.ndim >= 2:
-                p.normal_(0.0, 0.3, generator=g)
-            else:
-                p.add_(torch.randn(p.shape, generator=g) * 0.1)
-    return model
 
 
 def _ours(text: str, feature_layer: int, keep_cls: bool, tie: bool) -> MLLM:
@@ -114,7 +68,7 @@ def _copy(hf, ours: MLLM) -> None:  # type: ignore[no-untyped-def]
 def test_logits_match_transformers(
     text: str, feature_layer: int, keep_cls: bool, tie: bool
 ) -> None:
-    hf = _hf_model(text, feature_layer, "full" if keep_cls else "default", tie)
+    hf = build_hf_llava(96, IMG, text, feature_layer, "full" if keep_cls else "default", tie)
     ours = _ours(text, feature_layer, keep_cls, tie)
     _copy(hf, ours)
     per = ours.image_tokens_per_image
