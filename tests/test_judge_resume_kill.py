@@ -8,18 +8,13 @@ run that was never interrupted.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from judge_fakes import image_folder, item, write_items
+from kill_resume import check_kill_and_rerun
 
 SCRIPT = r"""
 import sys, time
@@ -57,57 +52,12 @@ N_ITEMS = 12
 N_ASKS = N_ITEMS * 3  # as given, swapped, padded
 
 
-def _run(script: Path, data: Path, out: Path, delay: float) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen(
-        [sys.executable, str(script), str(data), str(out), str(delay)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-
-
-def _finished(cache: Path) -> int:
-    if not cache.exists():
-        return 0
-    n = 0
-    for line in cache.read_bytes().splitlines():
-        with contextlib.suppress(ValueError, KeyError):  # a torn line
-            n += json.loads(line)["status"] == "ok"
-    return n
-
-
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
 def test_kill_9_then_rerun_equals_uninterrupted(tmp_path: Path) -> None:
-    script = tmp_path / "run_judge.py"
-    script.write_text(SCRIPT)
     root = image_folder(tmp_path / "data")
     items = [
         item(k, "pair", [f"ans {k % 5}", f"ans {(3 * k) % 5}"], "A" if k % 2 else "B")
         for k in range(N_ITEMS)
     ]
     data = write_items(root / "pair.jsonl", items)
-    out = tmp_path / "killed"
-
-    proc = _run(script, data, out, delay=0.05)
-    deadline = time.monotonic() + 60
-    while _finished(out / "cache.jsonl") < 8:
-        assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-        assert time.monotonic() < deadline, "child made no progress"
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
-    done = _finished(out / "cache.jsonl")
-    assert 8 <= done < N_ASKS, "the kill must land mid-run"
-    assert not (out / "metrics.json").exists()
-
-    rerun = _run(script, data, out, delay=0.0)
-    assert rerun.wait(timeout=120) == 0, rerun.stdout.read().decode() if rerun.stdout else ""
-    assert int((out / "calls.txt").read_text()) == N_ASKS - done  # nothing recomputed
-
-    clean = _run(script, data, tmp_path / "clean", delay=0.0)
-    assert clean.wait(timeout=120) == 0
-    assert int((tmp_path / "clean" / "calls.txt").read_text()) == N_ASKS
-    for name in ("predictions.jsonl", "metrics.json"):
-        assert (out / name).read_text() == (tmp_path / "clean" / name).read_text()
+    check_kill_and_rerun(SCRIPT, data, tmp_path, total=N_ASKS, kill_after=8)
