@@ -14,6 +14,7 @@ from PIL import Image
 from mllmkit.backends import GenerationArgs, ImagePart, Message, Request, TextPart, open_backend
 from mllmkit.backends.native import NativeBackend, request_to_turns
 from test_eval_fixtures import mcq_tsv, yorn_tsv
+from test_serve_fixtures import build_tiny_checkpoint
 
 torch = pytest.importorskip("torch")
 
@@ -26,25 +27,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from mllmkit.data.image_transform import CLIP_MEAN, CLIP_STD
-    from mllmkit.data.processor import Processor
-    from mllmkit.data.tokenizer import train_tokenizer
-    from mllmkit.models import MLLM, save_model, tiny_config
-
-    out = tmp_path_factory.mktemp("ckpt")
-    tok = train_tokenizer(TEXTS, vocab_size=300)
-    probe = Processor(tok, "mllmkit", 32, CLIP_MEAN, CLIP_STD, 1)
-    cfg = tiny_config(
-        vocab_size=len(tok),
-        image_token_id=probe.image_token_id,
-        pad_token_id=probe.pad_token_id,
-        eos_token_id=probe.eos_token_id,
-    )
-    proc = Processor(tok, "mllmkit", 32, CLIP_MEAN, CLIP_STD, cfg.image_tokens_per_image)
-    torch.manual_seed(0)
-    save_model(MLLM(cfg), out)
-    proc.save_pretrained(out)
-    return out
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("ckpt"), TEXTS, weight_scale=1.0)
 
 
 def _req(text: str, n_images: int = 1, seed: int = 0, **gen) -> Request:

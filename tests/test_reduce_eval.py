@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from mllmkit.cli import app
 from test_eval_fixtures import mcq_tsv
+from test_serve_fixtures import build_tiny_checkpoint
 
 torch = pytest.importorskip("torch")
 runner = CliRunner()
@@ -18,24 +19,7 @@ TEXTS = ["What color is the image? red green blue yellow", "A. red B. green Answ
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from mllmkit.data.image_transform import CLIP_MEAN, CLIP_STD
-    from mllmkit.data.processor import Processor
-    from mllmkit.data.tokenizer import train_tokenizer
-    from mllmkit.models import MLLM, save_model, tiny_config
-
-    out = tmp_path_factory.mktemp("ckpt")
-    tok = train_tokenizer(TEXTS, vocab_size=300)
-    probe = Processor(tok, "mllmkit", 32, CLIP_MEAN, CLIP_STD, 1)
-    cfg = tiny_config(
-        vocab_size=len(tok),
-        image_token_id=probe.image_token_id,
-        pad_token_id=probe.pad_token_id,
-        eos_token_id=probe.eos_token_id,
-    )
-    proc = Processor(tok, "mllmkit", 32, CLIP_MEAN, CLIP_STD, cfg.image_tokens_per_image)
-    save_model(MLLM(cfg, seed=0), out)
-    proc.save_pretrained(out)
-    return out
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("ckpt"), TEXTS, weight_scale=1.0)
 
 
 def _tasks(root: Path) -> Path:
