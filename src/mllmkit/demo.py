@@ -14,7 +14,10 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mllmkit.train.config import TrainConfig
 
 ABILITIES = (
     "existence", "count", "color", "shape", "size", "spatial", "position", "text", "multi_image",
@@ -66,11 +69,12 @@ def _world_matches(world: Path, cfg: DemoConfig, image_size: int) -> bool:
     )
 
 
-def _model_image_size(tcfg: Any) -> int:
+def _model_image_size(tcfg: TrainConfig) -> int:
     """The vision tower's input side: the world is rendered at exactly that size, so the
     3x3 grid's cells line up with patch boundaries and nothing is resampled."""
-    vision = tcfg.model.get("vision", {}) if isinstance(tcfg.model, dict) else {}
-    return int(vision.get("image_size", 64))
+    from mllmkit.models.config import VisionConfig
+
+    return VisionConfig.from_dict(tcfg.model.get("vision", {})).image_size
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
