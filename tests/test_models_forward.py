@@ -82,6 +82,7 @@ def _cfgs() -> dict[str, MLLMConfig]:
         "penultimate_keep_cls": tiny_config(vision={"feature_layer": -2, "keep_cls": True}),
         "linear": tiny_config(connector="linear", vision={"hidden_act": "gelu"}),
         "pixel_shuffle": tiny_config(connector="pixel_shuffle"),
+        "conv_stem": tiny_config(vision={"stem": "conv"}),
     }
 
 

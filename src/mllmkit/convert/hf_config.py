@@ -181,6 +181,12 @@ def hf_config_from_mllm(cfg: MLLMConfig, source: str = "config.json") -> Any:
             f"width is the LM hidden size ({cfg.lm.hidden_size})",
         )
     v, lm = cfg.vision, cfg.lm
+    if v.stem != "patch":
+        raise _fail(
+            source,
+            "vision.stem",
+            f"{v.stem!r} has no CLIP counterpart; only the 'patch' stem exports",
+        )
     vision = transformers.CLIPVisionConfig(
         hidden_size=v.hidden_size,
         intermediate_size=v.intermediate_size,

@@ -8,9 +8,10 @@ FFN width m (SwiGLU has three matrices: gate, up, down):
                + 4·n_q·n_k·d_head·heads  # QKᵀ and AV (full square, as SDPA computes it)
 
 With d_kv = d this is FastV's `4nd² + 2n²d + 2ndm` except that SwiGLU counts `3ndm` (as
-SparseVLM does) and attention counts `4n²d` for the two matmuls. ViT layers use the same
-form with a 2-matrix GELU MLP and no causal saving. Norms, softmax, RoPE and activations
-are ignored (under 1% at these sizes).
+SparseVLM does) and attention counts `4n²d` for the two matmuls. The ViT's patch
+convolution counts 2·patches·C·p²·d (the `conv` stem counts its own convolutions,
+`conv_stem_flops`); ViT layers use the same form with a 2-matrix GELU MLP and no causal
+saving. Norms, softmax, RoPE and activations are ignored (under 1% at these sizes).
 
 Token reduction (`reduction_cost`): layer i processes `kept[i]` tokens (the strategy's
 `tokens_per_layer`), so the decoder costs Σ_i f_layer(kept[i]); a strategy that ranks tokens
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mllmkit.models.config import LMConfig, MLLMConfig, VisionConfig
+from mllmkit.models.vision_stem import conv_stem_flops
 
 
 class CountsTokens(Protocol):
@@ -55,7 +57,10 @@ def vision_flops(cfg: VisionConfig, n_images: int) -> int:
     """FLOPs of the vision tower for `n_images` images (only the layers that run)."""
     d, m = cfg.hidden_size, cfg.intermediate_size
     n = cfg.num_patches + 1
-    patch = 2 * cfg.num_patches * cfg.num_channels * cfg.patch_size**2 * d
+    if cfg.stem == "conv":
+        patch = conv_stem_flops(cfg.num_channels, cfg.patch_size, d, cfg.image_size)
+    else:
+        patch = 2 * cfg.num_patches * cfg.num_channels * cfg.patch_size**2 * d
     layer = 2 * n * 4 * d * d + 2 * n * 2 * d * m + 4 * n * n * d
     return n_images * (patch + cfg.feature_index * layer)
 

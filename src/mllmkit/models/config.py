@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 VISION_ACTIVATIONS = ("quick_gelu", "gelu")
+VISION_STEMS = ("patch", "conv")
 
 
 class ConfigError(ValueError):
@@ -34,6 +35,10 @@ def _from_dict(cls: type[T], data: dict[str, Any], where: str) -> T:
         raise ConfigError(f"{where}: {exc}") from None
 
 
+def _is_power_of_two(n: int, minimum: int = 1) -> bool:
+    return n >= minimum and n & (n - 1) == 0
+
+
 def _require(cond: bool, where: str, message: str) -> None:
     if not cond:
         raise ConfigError(f"{where}: {message}")
@@ -46,6 +51,9 @@ class VisionConfig:
     `feature_layer` indexes hidden states like Hugging Face CLIP: 0 = the embeddings after
     `pre_layrnorm`, i = output of encoder layer i, -1 = last layer, -2 = penultimate.
     `keep_cls=False` drops the class token (LLaVA's `default` feature strategy).
+    `stem` is how pixels become tokens: `patch` (CLIP's strided convolution; the only one
+    that exports to Hugging Face) or `conv` (stride-2 3x3 convolutions, for towers trained
+    from scratch; see `vision_stem.py`). Both give image_size / patch_size tokens per side.
     """
 
     image_size: int = 64
@@ -59,6 +67,7 @@ class VisionConfig:
     feature_layer: int = -1
     keep_cls: bool = False
     num_channels: int = 3
+    stem: str = "patch"
 
     def __post_init__(self) -> None:
         w = "vision config"
@@ -86,6 +95,16 @@ class VisionConfig:
             self.hidden_act in VISION_ACTIVATIONS,
             w,
             f"'hidden_act' must be one of {VISION_ACTIVATIONS}, got {self.hidden_act!r}",
+        )
+        _require(
+            self.stem in VISION_STEMS,
+            w,
+            f"'stem' must be one of {VISION_STEMS}, got {self.stem!r}",
+        )
+        _require(
+            self.stem != "conv" or _is_power_of_two(self.patch_size, minimum=2),
+            w,
+            f"'patch_size' {self.patch_size} must be a power of two >= 2 for the conv stem",
         )
         n = self.num_layers
         _require(

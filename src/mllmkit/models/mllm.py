@@ -86,7 +86,7 @@ class MLLM(nn.Module):
                 bias = getattr(module, "bias", None)
                 if bias is not None:
                     bias.zero_()
-            elif isinstance(module, nn.LayerNorm):
+            elif isinstance(module, (nn.LayerNorm, nn.GroupNorm)):
                 module.weight.fill_(1.0)
                 module.bias.zero_()
             elif isinstance(module, RMSNorm):

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mllmkit.models.config import VisionConfig
+from mllmkit.models.vision_stem import ConvStem
 
 
 def quick_gelu(x: torch.Tensor) -> torch.Tensor:
@@ -26,13 +27,17 @@ ACTIVATIONS = {"quick_gelu": quick_gelu, "gelu": F.gelu}
 class VisionEmbeddings(nn.Module):
     def __init__(self, cfg: VisionConfig) -> None:
         super().__init__()
-        self.patch_embedding = nn.Conv2d(
-            cfg.num_channels,
-            cfg.hidden_size,
-            kernel_size=cfg.patch_size,
-            stride=cfg.patch_size,
-            bias=False,
-        )
+        self.patch_embedding: nn.Module
+        if cfg.stem == "conv":
+            self.patch_embedding = ConvStem(cfg.num_channels, cfg.patch_size, cfg.hidden_size)
+        else:
+            self.patch_embedding = nn.Conv2d(
+                cfg.num_channels,
+                cfg.hidden_size,
+                kernel_size=cfg.patch_size,
+                stride=cfg.patch_size,
+                bias=False,
+            )
         self.class_embedding = nn.Parameter(torch.zeros(cfg.hidden_size))
         self.position_embedding = nn.Embedding(cfg.num_patches + 1, cfg.hidden_size)
 
