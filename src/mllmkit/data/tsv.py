@@ -28,7 +28,7 @@ import binascii
 import csv
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, overload
@@ -111,6 +111,27 @@ def read_benchmark_tsv(
     """
     if on_error not in ("raise", "collect"):
         raise ValueError(f"on_error must be 'raise' or 'collect', got {on_error!r}")
+    rows: list[BenchRow] = []
+    errors: list[DataError] = []
+    for row in iter_benchmark_tsv(path, require_answer=require_answer):
+        if isinstance(row, DataError):
+            if on_error == "raise":
+                raise row
+            errors.append(row)
+        else:
+            rows.append(row)
+    return (rows, errors) if on_error == "collect" else rows
+
+
+def iter_benchmark_tsv(
+    path: str | Path, *, require_answer: bool = True
+) -> Iterator[BenchRow | DataError]:
+    """Rows in file order, each a `BenchRow` or the `DataError` that rejects it.
+
+    Rows are parsed (base64 checked, references followed) only as they are taken, so a
+    caller that needs the first N rows stops there. A missing file or a bad header raises
+    on the first `next()`.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError("file not found", path=path)
@@ -120,8 +141,6 @@ def read_benchmark_tsv(
     body = records[1:]
     image_by_index = _image_cells_by_index(header, body)
     decoded: dict[str, bytes] = {}  # rows sharing a picture share its bytes
-    rows: list[BenchRow] = []
-    errors: list[DataError] = []
     seen: dict[str, int] = {}
     for line, cells in body:
         try:
@@ -134,13 +153,11 @@ def read_benchmark_tsv(
                     row_id=row.index,
                     field="index",
                 )
-            seen[row.index] = line
-            rows.append(row)
         except DataError as exc:
-            if on_error == "raise":
-                raise
-            errors.append(exc)
-    return (rows, errors) if on_error == "collect" else rows
+            yield exc
+            continue
+        seen[row.index] = line
+        yield row
 
 
 def _image_cells_by_index(header: list[str], body: list[tuple[int, list[str]]]) -> dict[str, str]:

@@ -55,6 +55,5 @@ def build_samples(spec: TaskSpec, items: list[Item]) -> list[Sample]:
 
 def load_task(spec: TaskSpec, limit: int | None = None) -> TaskData:
     """Read the task's file with its declared loader, keep `limit` rows, build samples."""
-    result = LOADERS[spec.loader](spec)
-    items = result.items if limit is None else result.items[:limit]
-    return TaskData(spec, build_samples(spec, items), list(result.bad_rows))
+    result = LOADERS[spec.loader](spec, limit)
+    return TaskData(spec, build_samples(spec, result.items), list(result.bad_rows))

@@ -56,7 +56,9 @@ class PathImage:
         return load_image(self.path)
 
 
-Loader = Callable[[TaskSpec], LoadResult]
+Loader = Callable[[TaskSpec, int | None], LoadResult]
+"""`loader(spec, limit)`: the file's first `limit` good rows (all when None). A loader stops
+reading there, so `--limit 50` on a 100k-row file costs 50 rows, not 100k."""
 LOADERS: dict[str, Loader] = {}
 
 

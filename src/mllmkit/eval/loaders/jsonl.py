@@ -1,6 +1,7 @@
 """Loaders for JSONL benchmarks: POPE-style (`pope_jsonl`), generic (`jsonl`), captions.
 
 Image paths are relative to the JSONL file's folder unless the task sets `image_root`.
+With a `limit`, reading stops once that many good rows are taken.
 
 - `pope_jsonl`: POPE's release format, one probe per line:
   `{"question_id", "image", "text", "label": "yes"|"no"}` (+ optional category field).
@@ -43,13 +44,17 @@ def _category(obj: dict[str, Any], spec: TaskSpec) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _generic(spec: TaskSpec, id_key: str, question_key: str, answer_key: str) -> LoadResult:
+def _generic(
+    spec: TaskSpec, limit: int | None, id_key: str, question_key: str, answer_key: str
+) -> LoadResult:
     path = require_file(spec)
     base = image_base(spec, path)
     items: list[Item] = []
     bad_rows: list[str] = []
     seen: set[str] = set()
     for lineno, obj in iter_jsonl(path, bad_rows):
+        if limit is not None and len(items) >= limit:
+            break
         sample_id = _str_field(obj, id_key)
         if sample_id is None:
             bad_rows.append(bad(path, lineno, None, id_key, "missing or empty"))
@@ -99,15 +104,15 @@ def _generic(spec: TaskSpec, id_key: str, question_key: str, answer_key: str) ->
 
 
 @register_loader("jsonl")
-def load_jsonl(spec: TaskSpec) -> LoadResult:
-    return _generic(spec, "id", "question", "answer")
+def load_jsonl(spec: TaskSpec, limit: int | None = None) -> LoadResult:
+    return _generic(spec, limit, "id", "question", "answer")
 
 
 @register_loader("pope_jsonl")
-def load_pope_jsonl(spec: TaskSpec) -> LoadResult:
-    return _generic(spec, "question_id", "text", "label")
+def load_pope_jsonl(spec: TaskSpec, limit: int | None = None) -> LoadResult:
+    return _generic(spec, limit, "question_id", "text", "label")
 
 
 @register_loader("world_captions")
-def load_world_captions(spec: TaskSpec) -> LoadResult:
-    return _generic(spec, "id", "", "caption")
+def load_world_captions(spec: TaskSpec, limit: int | None = None) -> LoadResult:
+    return _generic(spec, limit, "id", "", "caption")

@@ -1,7 +1,9 @@
 """Loaders for VLMEvalKit-layout TSVs: `tsv` (MCQ / yes-no / VQA) and `mme_tsv`.
 
-Rows are read by `mllmkit.data.tsv.read_benchmark_tsv` (option columns, base64 or path
-images, VLMEvalKit's image references); malformed rows are collected, not raised.
+Rows are read by `mllmkit.data.tsv.iter_benchmark_tsv` (option columns, base64 or path
+images, VLMEvalKit's image references); malformed rows are collected, not raised. With a
+`limit`, parsing stops once that many good rows are taken (bad rows met before then are
+still reported).
 
 `mme_tsv` (and `tsv` for yes/no tasks) also derives each row's `image_id`, which MME's
 acc+ groups on (the two questions asked about one image). Rule, first that applies:
@@ -20,9 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
-from mllmkit.data.tsv import BenchRow, read_benchmark_tsv
+from mllmkit.data.errors import DataError
+from mllmkit.data.tsv import BenchRow, iter_benchmark_tsv
 from mllmkit.eval.loaders.base import (
     Item,
     LoadResult,
@@ -43,10 +47,19 @@ def _category(row: BenchRow, field_name: str) -> str | None:
     return row.extra.get(field_name) or None
 
 
-def _read(spec: TaskSpec) -> tuple[Path, list[BenchRow], list[str]]:
+def _rows(spec: TaskSpec, bad_rows: list[str]) -> tuple[Path, Iterator[BenchRow]]:
+    """The file's good rows, lazily; each bad one is appended to `bad_rows` as met."""
     path = require_file(spec)
-    rows, errors = read_benchmark_tsv(path, on_error="collect")
-    return path, rows, [str(e) for e in errors]
+    parsed = iter_benchmark_tsv(path)
+
+    def good() -> Iterator[BenchRow]:
+        for row in parsed:
+            if isinstance(row, DataError):
+                bad_rows.append(str(row))
+            else:
+                yield row
+
+    return path, good()
 
 
 def _to_item(spec: TaskSpec, path: Path, row: BenchRow) -> tuple[Item | None, str | None]:
@@ -70,24 +83,31 @@ def _to_item(spec: TaskSpec, path: Path, row: BenchRow) -> tuple[Item | None, st
     return item, None
 
 
+def _load(spec: TaskSpec, limit: int | None, with_image_id: bool) -> LoadResult:
+    bad_rows: list[str] = []
+    path, rows = _rows(spec, bad_rows)
+    items: list[Item] = []
+    for row in rows:
+        if limit is not None and len(items) >= limit:
+            break
+        item, problem = _to_item(spec, path, row)
+        if item is None:
+            bad_rows.append(problem or "")
+            continue
+        if with_image_id:
+            item.extra["image_id"] = mme_image_id(row, path.parent)
+        items.append(item)
+    return LoadResult(items, bad_rows)
+
+
 @register_loader("tsv")
-def load_tsv(spec: TaskSpec) -> LoadResult:
+def load_tsv(spec: TaskSpec, limit: int | None = None) -> LoadResult:
     """VLMEvalKit TSV: MCQ when the task says so (option columns A.. are required then).
 
     Yes/no rows also get `extra["image_id"]` (rule below), so the `mme` metric's acc+
     can group the questions asked about one image.
     """
-    path, rows, bad_rows = _read(spec)
-    items = []
-    for row in rows:
-        item, problem = _to_item(spec, path, row)
-        if item is None:
-            bad_rows.append(problem or "")
-            continue
-        if spec.format == "yorn":
-            item.extra["image_id"] = mme_image_id(row, path.parent)
-        items.append(item)
-    return LoadResult(items, bad_rows)
+    return _load(spec, limit, with_image_id=spec.format == "yorn")
 
 
 def mme_image_id(row: BenchRow, tsv_dir: Path) -> str:
@@ -105,15 +125,6 @@ def mme_image_id(row: BenchRow, tsv_dir: Path) -> str:
 
 
 @register_loader("mme_tsv")
-def load_mme_tsv(spec: TaskSpec) -> LoadResult:
+def load_mme_tsv(spec: TaskSpec, limit: int | None = None) -> LoadResult:
     """MME-style yes/no TSV (two questions per image), with `extra["image_id"]`."""
-    path, rows, bad_rows = _read(spec)
-    items = []
-    for row in rows:
-        item, problem = _to_item(spec, path, row)
-        if item is None:
-            bad_rows.append(problem or "")
-            continue
-        item.extra["image_id"] = mme_image_id(row, path.parent)
-        items.append(item)
-    return LoadResult(items, bad_rows)
+    return _load(spec, limit, with_image_id=True)
