@@ -20,9 +20,12 @@ DEFAULT_STD = (0.5, 0.5, 0.5)
 
 
 def corpus_texts(cfg: TrainConfig) -> list[str]:
-    """Every turn of every stage's data, for training a tokenizer."""
+    """Every turn of every conversation stage's data, for training a tokenizer (stages with
+    another objective, e.g. `scene_cells`, have no text)."""
     texts: list[str] = []
     for stage in cfg.stages:
+        if stage.objective != "lm":
+            continue
         for rel in stage.data:
             for conv in read_conversations(cfg.resolve(rel)):
                 texts.extend(t.text for t in conv.turns)

@@ -5,6 +5,7 @@ A checkpoint is a folder `step-00000123/` holding:
 - `optimizer.safetensors` + `optimizer.json` — AdamW moments as tensors, hyper-parameters
   and the param-group layout as JSON;
 - `rng.safetensors` — torch's CPU generator state;
+- `head.safetensors` — the stage objective's extra module, when it has one;
 - `trainer_state.json` — stage index, steps, data cursor, scheduler position, Python and
   NumPy RNG states.
 
@@ -101,7 +102,7 @@ def _restore_rng(state: TrainerState, torch_state: torch.Tensor) -> None:
 
 def save_checkpoint(
     root: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: TrainerState,
-    keep: int = 2,
+    keep: int = 2, head: torch.nn.Module | None = None,
 ) -> Path:
     """Write a checkpoint atomically under `root` and prune all but the newest `keep`."""
     root.mkdir(parents=True, exist_ok=True)
@@ -115,6 +116,9 @@ def save_checkpoint(
     save_file(tensors, str(tmp / "optimizer.safetensors"))
     (tmp / "optimizer.json").write_text(json.dumps(meta))
     save_file({"torch": _capture_rng(state)}, str(tmp / "rng.safetensors"))
+    if head is not None:
+        tensors = {k: v.detach().contiguous() for k, v in head.state_dict().items()}
+        save_file(tensors, str(tmp / "head.safetensors"))
     (tmp / "trainer_state.json").write_text(json.dumps(asdict(state)))
     for f in tmp.iterdir():  # make the bytes durable before the rename publishes them
         with open(f, "rb") as fh:
@@ -140,10 +144,19 @@ def list_checkpoints(root: Path) -> list[Path]:
 
 
 def load_checkpoint(
-    path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None,
+    head: torch.nn.Module | None = None,
 ) -> TrainerState:
-    """Restore weights, optimizer moments and RNG states; return the trainer state."""
+    """Restore weights, optimizer moments and RNG states (and the objective's `head`, when
+    given); return the trainer state."""
     load_state_dict_into(model, load_file(str(path / "model.safetensors")))
+    if head is not None:
+        head_file = path / "head.safetensors"
+        if not head_file.is_file():
+            raise FileNotFoundError(f"{head_file}: the stage's objective head is missing")
+        head.load_state_dict(load_file(str(head_file)))
     if optimizer is not None:
         meta = json.loads((path / "optimizer.json").read_text())
         _optimizer_from_tensors(optimizer, load_file(str(path / "optimizer.safetensors")), meta)

@@ -50,3 +50,16 @@ def param_groups(
         if no_decay:
             groups.append({**base, "params": no_decay, "weight_decay": 0.0})
     return groups
+
+
+def head_param_groups(head: torch.nn.Module, lr: float, weight_decay: float) -> list[dict]:
+    """AdamW groups for an objective's extra head (same decay rule as `param_groups`)."""
+    decay = [p for p in head.parameters() if p.ndim >= 2]
+    no_decay = [p for p in head.parameters() if p.ndim < 2]
+    base = {"component": "head", "base_lr": lr, "lr": lr}
+    groups = []
+    if decay:
+        groups.append({**base, "params": decay, "weight_decay": weight_decay})
+    if no_decay:
+        groups.append({**base, "params": no_decay, "weight_decay": 0.0})
+    return groups

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 COMPONENTS = ("vision", "connector", "lm")
+OBJECTIVE_NAMES = ("lm", "scene_cells")  # registered in `objectives.OBJECTIVES`
 
 
 class ConfigError(ValueError):
@@ -34,7 +35,8 @@ class StageConfig:
 
     `batch_size` is the global batch per optimizer step (all processes, all micro-batches);
     `micro_batch_size` is what one process runs forward at once (gradient accumulation
-    covers the rest).
+    covers the rest). `objective` is what the stage learns from (`objectives.py`): `lm`
+    (conversations) or `scene_cells` (the world's scene labels, vision tower only).
     """
 
     name: str
@@ -50,9 +52,19 @@ class StageConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     max_grad_norm: float = 1.0
     max_length: int = 512
+    objective: str = "lm"
 
     def __post_init__(self) -> None:
         where = f"stage '{self.name}'"
+        if self.objective not in OBJECTIVE_NAMES:
+            raise ConfigError(
+                f"{where}: unknown objective {self.objective!r}; use one of {OBJECTIVE_NAMES}"
+            )
+        if self.objective == "scene_cells" and list(self.trainable) != ["vision"]:
+            raise ConfigError(
+                f"{where}: objective 'scene_cells' trains the vision tower only; "
+                f"set trainable: [vision] (got {self.trainable})"
+            )
         bad = [c for c in self.trainable if c not in COMPONENTS]
         if bad:
             raise ConfigError(

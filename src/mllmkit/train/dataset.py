@@ -75,6 +75,10 @@ class ConversationDataset:
         out["pixel_values"] = torch.stack(images) if images else None
         return out
 
+    def loss_units(self, indices: list[int]) -> int:
+        """What the loss of these rows is averaged over: their supervised tokens."""
+        return self.supervised_tokens(indices)
+
     def supervised_tokens(self, indices: list[int]) -> int:
         """Number of loss-bearing tokens in these rows (after the next-token shift)."""
         return sum(sum(1 for t in self.rows[i].encoded.labels[1:] if t != -100) for i in indices)

@@ -27,9 +27,8 @@ from mllmkit.train.checkpoint import (
     read_state,
     save_checkpoint,
 )
-from mllmkit.train.components import param_groups, set_trainable
+from mllmkit.train.components import head_param_groups, param_groups, set_trainable
 from mllmkit.train.config import StageConfig, TrainConfig
-from mllmkit.train.dataset import ConversationDataset
 from mllmkit.train.distributed import (
     DistInfo,
     all_reduce_sum,
@@ -38,7 +37,7 @@ from mllmkit.train.distributed import (
     shutdown,
     sync_gradients,
 )
-from mllmkit.train.loss import token_loss_sum
+from mllmkit.train.objectives import OBJECTIVES
 from mllmkit.train.progress import MetricsLog, make_progress, plot_loss
 from mllmkit.train.sampler import EpochSampler
 from mllmkit.train.schedule import cosine_with_warmup
@@ -63,6 +62,14 @@ def _log(info: DistInfo, msg: str) -> None:
 def _rank_share(indices: list[int], info: DistInfo) -> list[int]:
     per = len(indices) // info.world_size
     return indices[info.rank * per : (info.rank + 1) * per]
+
+
+def _tokens(model: torch.nn.Module, batch: dict) -> int:
+    """Tokens a micro-batch runs through the model (for tokens/s): the text positions of a
+    conversation batch, or the visual tokens of an image-only batch."""
+    if "attention_mask" in batch:
+        return int(batch["attention_mask"].sum())
+    return int(batch["pixel_values"].shape[0]) * model.config.vision.num_feature_tokens
 
 
 def _set_lr(opt: torch.optim.Optimizer, mult: float) -> float:
@@ -119,28 +126,38 @@ def train(
         while stage_index < len(cfg.stages):
             stage = cfg.stages[stage_index]
             set_trainable(model, stage.trainable)
+            objective = OBJECTIVES[stage.objective]
+            dataset = objective.dataset(
+                [cfg.resolve(p) for p in stage.data], processor, stage.max_length
+            )
+            head = objective.head(model, dataset, cfg.seed + 1000 * stage_index)
             trainable = [p for p in model.parameters() if p.requires_grad]
+            groups = param_groups(model, stage.lr, stage.trainable, stage.weight_decay)
+            if head is not None:
+                trainable += list(head.parameters())
+                groups += head_param_groups(head, stage.lr["vision"], stage.weight_decay)
             opt = torch.optim.AdamW(
-                param_groups(model, stage.lr, stage.trainable, stage.weight_decay),
+                groups,
                 betas=stage.betas,
                 eps=1e-8,
                 fused=True,  # one kernel per step instead of a loop over parameters
             )
             if latest is not None:  # the checkpoint belongs to this stage
-                state = load_checkpoint(latest, model, opt if state.stage_step else None)
+                mid_stage = bool(state.stage_step)
+                state = load_checkpoint(
+                    latest, model, opt if mid_stage else None, head if mid_stage else None
+                )
                 latest = None
             bar.update(task, completed=state.global_step, description=stage.name)
             if state.stage_step >= stage.steps:
                 stage_index += 1
                 continue
-            dataset = ConversationDataset(
-                [cfg.resolve(p) for p in stage.data], processor, stage.max_length
-            )
             rep = dataset.report
             _log(
                 info,
-                f"stage {stage.name}: {rep.rows} rows, {rep.truncated} truncated, "
-                f"{rep.dropped} dropped (too long); {stage.steps} steps of {stage.batch_size}",
+                f"stage {stage.name} ({stage.objective}): {rep.rows} rows, {rep.truncated} "
+                f"truncated, {rep.dropped} dropped (too long); "
+                f"{stage.steps} steps of {stage.batch_size}",
             )
             sampler = EpochSampler(len(dataset), seed=cfg.seed + 1000 * stage_index)
             if stage.batch_size % info.world_size:
@@ -156,13 +173,13 @@ def train(
                 )
                 lr = _set_lr(opt, mult)
                 global_idx = sampler.indices(state.cursor, stage.batch_size)
-                n_global = dataset.supervised_tokens(global_idx)
+                n_global = dataset.loss_units(global_idx)
                 mine = _rank_share(global_idx, info)
                 loss_sum = torch.zeros(())
                 for i in range(0, len(mine), stage.micro_batch_size):
                     batch = dataset.batch(mine[i : i + stage.micro_batch_size])
-                    tok_since += int(batch["attention_mask"].sum())
-                    s, _ = token_loss_sum(model, batch)
+                    tok_since += _tokens(model, batch)
+                    s, _ = objective.loss_sum(model, head, batch)
                     (s / max(n_global, 1)).backward()
                     loss_sum += s.detach()
                 sync_gradients(trainable, info)
@@ -198,7 +215,14 @@ def train(
                     state.stage_index, state.stage_step, state.cursor = stage_index + 1, 0, 0
                 if state.global_step % cfg.checkpoint_every == 0 or stage_done or stopping:
                     if info.is_main:
-                        save_checkpoint(ckpt_root, model, opt, state, keep=cfg.keep_checkpoints)
+                        save_checkpoint(
+                            ckpt_root,
+                            model,
+                            opt,
+                            state,
+                            keep=cfg.keep_checkpoints,
+                            head=None if stage_done else head,
+                        )
                     barrier(info)
                 if stage_done and info.is_main:
                     stage_dir = out / "stages" / stage.name

@@ -1,0 +1,204 @@
+"""Vision pretraining on the world's scene graph: what is in each cell of the 3x3 grid.
+
+LLaVA starts from a CLIP tower that has seen hundreds of millions of image-text pairs. A
+tower trained from scratch inside an MLLM gets its only signal through the language model,
+and on a CPU budget that signal is too weak: on the world, a 4-layer LM trained 6,000 steps
+answered shape questions at the majority baseline, with either vision stem. The world knows
+what every cell holds, so a stage with `objective: scene_cells` trains the tower directly:
+from *every* output token, one linear head predicts the content (empty, a sign, or one of
+the shapes), colour, size and sign text of the cell the token lies in. Per token, not per
+cell average: the language model later finds an object by attending to single tokens, so
+each token must carry its cell's whole description (trained on cell averages, a tower let
+the LM find objects by colour but not by shape). The head lives only for the stage (it is
+in the stage's checkpoints, so resume stays exact); the tower's weights carry on, as a CLIP
+tower's would.
+
+Data: the world's `scenes.jsonl` (`{"id", "image", "objects": [{"shape", "color", "size",
+"cell"}], "sign": {"text", "cell"} | null}`), image paths relative to the file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mllmkit.data.errors import DataError
+from mllmkit.data.images import load_image
+from mllmkit.data.processor import Processor
+from mllmkit.train.dataset import EncodeReport
+from mllmkit.world.vocab import CELLS, COLORS, SHAPES, SIZES
+
+GRID = 3  # the world's cells per side
+KINDS = ("empty", "sign", *SHAPES)
+COLOR_LABELS = ("none", *COLORS)
+SIZE_LABELS = ("none", *SIZES)
+GROUPS = 4  # kind, colour, size, sign text
+FIELDS = (("cell", CELLS), ("shape", SHAPES), ("color", COLORS), ("size", SIZES))
+
+
+def _fail(path: Path, line: int, row_id: Any, field: str, detail: str) -> DataError:
+    rid = None if row_id is None else str(row_id)
+    return DataError(detail, path=path, row=line, row_id=rid, field=field)
+
+
+def _labels(obj: dict[str, Any], texts: dict[str, int], path: Path, line: int) -> torch.Tensor:
+    """[9, 4] class indices: kind, colour, size, sign text (0 = none) per cell."""
+    rid = obj.get("id")
+    out = torch.zeros(len(CELLS), GROUPS, dtype=torch.long)
+    objects = obj.get("objects")
+    if not isinstance(objects, list):
+        raise _fail(path, line, rid, "objects", "expected a list of objects")
+    for k, o in enumerate(objects):
+        where = f"objects[{k}]"
+        if not isinstance(o, dict):
+            raise _fail(path, line, rid, where, "expected an object")
+        for key, allowed in FIELDS:
+            if o.get(key) not in allowed:
+                detail = f"{o.get(key)!r} is not one of {allowed}"
+                raise _fail(path, line, rid, f"{where}.{key}", detail)
+        cell = CELLS.index(o["cell"])
+        if out[cell, 0] != 0:
+            raise _fail(path, line, rid, f"{where}.cell", f"cell {o['cell']!r} is already taken")
+        out[cell, 0] = KINDS.index(o["shape"])
+        out[cell, 1] = COLOR_LABELS.index(o["color"])
+        out[cell, 2] = SIZE_LABELS.index(o["size"])
+    sign = obj.get("sign")
+    if sign is not None:
+        if not isinstance(sign, dict) or sign.get("cell") not in CELLS:
+            raise _fail(path, line, rid, "sign.cell", f"expected one of {CELLS}")
+        text = sign.get("text")
+        if not isinstance(text, str) or not text:
+            raise _fail(path, line, rid, "sign.text", "expected a non-empty string")
+        cell = CELLS.index(sign["cell"])
+        if out[cell, 0] != 0:
+            raise _fail(path, line, rid, "sign.cell", f"cell {sign['cell']!r} is already taken")
+        out[cell, 0] = KINDS.index("sign")
+        out[cell, 3] = texts.setdefault(text, len(texts) + 1)
+    return out
+
+
+class SceneCellsDataset:
+    """Images and their [9, 4] cell labels from world `scenes.jsonl` files.
+
+    Same interface as `ConversationDataset` (`batch`, `loss_units`, `report`); the sign
+    texts seen form the text classes (`texts`, 0 = no sign), in order of appearance.
+    """
+
+    def __init__(self, files: list[Path], processor: Processor, max_length: int = 0) -> None:
+        del max_length  # no text in this objective
+        self.processor = processor
+        self.images: list[Path] = []
+        self.labels: list[torch.Tensor] = []
+        self.texts: dict[str, int] = {}
+        self._cache: dict[int, torch.Tensor] = {}
+        for path in files:
+            self._read(path)
+        self.report = EncodeReport(rows=len(self.images))
+        if not self.images:
+            raise DataError(f"{', '.join(map(str, files))}: no scenes")
+
+    def _read(self, path: Path) -> None:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise DataError(f"cannot read ({exc})", path=path) from exc
+        for line, text in enumerate(lines, start=1):
+            if not text.strip():
+                continue
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"not valid JSON ({exc.msg})", path=path, row=line) from exc
+            if not isinstance(obj, dict):
+                raise DataError("expected a JSON object", path=path, row=line)
+            image = obj.get("image")
+            if not isinstance(image, str) or not image:
+                raise _fail(path, line, obj.get("id"), "image", "expected an image path")
+            self.labels.append(_labels(obj, self.texts, path, line))
+            self.images.append(path.parent / image)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def num_texts(self) -> int:
+        """Text classes including 'no sign'."""
+        return len(self.texts) + 1
+
+    def _pixels(self, i: int) -> torch.Tensor:
+        cached = self._cache.get(i)
+        if cached is None:
+            cached = self.processor.preprocess_images([load_image(self.images[i])])[0]
+            self._cache[i] = cached
+        return cached
+
+    def batch(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        return {
+            "pixel_values": torch.stack([self._pixels(i) for i in indices]),
+            "cell_labels": torch.stack([self.labels[i] for i in indices]),
+        }
+
+    def loss_units(self, indices: list[int]) -> int:
+        """Every cell has one label per group (0 = none), so 9 x 4 per scene."""
+        return len(indices) * len(CELLS) * GROUPS
+
+
+class CellHead(nn.Module):
+    """One linear layer from each token's features to all four label groups of its cell."""
+
+    def __init__(self, hidden: int, num_texts: int) -> None:
+        super().__init__()
+        self.sizes = (len(KINDS), len(COLOR_LABELS), len(SIZE_LABELS), num_texts)
+        self.proj = nn.Linear(hidden, sum(self.sizes))
+
+    def forward(self, features: torch.Tensor) -> list[torch.Tensor]:
+        """[N, g*g, D] patch features -> per group, logits [N, g*g, classes]."""
+        return list(self.proj(features).split(self.sizes, dim=-1))
+
+
+def token_cells(grid: int) -> torch.Tensor:
+    """[grid*grid] index of the world cell each patch token (row-major) lies in."""
+    k = grid // GRID
+    return torch.tensor([(r // k) * GRID + c // k for r in range(grid) for c in range(grid)])
+
+
+def make_cell_head(model: nn.Module, dataset: SceneCellsDataset, seed: int) -> CellHead:
+    """A seeded head for `model`'s tower; the tower's patch grid must tile the 3x3 cells."""
+    cfg = model.config.vision
+    if cfg.grid_size % GRID:
+        raise ValueError(
+            f"objective 'scene_cells' needs the vision patch grid ({cfg.grid_size}x"
+            f"{cfg.grid_size}) to split into the world's {GRID}x{GRID} cells: choose "
+            f"image_size / patch_size divisible by {GRID}"
+        )
+    head = CellHead(cfg.hidden_size, dataset.num_texts)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        head.proj.weight.normal_(0.0, 0.02, generator=gen)
+        head.proj.bias.zero_()
+    return head
+
+
+def cells_loss_sum(model: nn.Module, head: nn.Module, batch: dict) -> tuple[torch.Tensor, int]:
+    """(sum of cross-entropies over cells and label groups, number of cell labels).
+
+    Each token is scored against its cell's labels; a cell's k x k tokens share its weight
+    (their losses are averaged), so the sum is in units of cell labels, as `loss_units`."""
+    features = model.vision_tower(batch["pixel_values"])
+    if model.config.vision.keep_cls:
+        features = features[:, 1:]
+    grid = model.config.vision.grid_size
+    cell_labels = batch["cell_labels"]
+    labels = cell_labels[:, token_cells(grid)]  # [N, g*g, 4]
+    per_cell_tokens = (grid // GRID) ** 2
+    total = features.new_zeros(())
+    for g, logits in enumerate(head(features)):
+        total = total + F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), labels[..., g].reshape(-1), reduction="sum"
+        )
+    return total / per_cell_tokens, cell_labels.numel()

@@ -1,0 +1,154 @@
+"""The `scene_cells` objective: labels read from the world's scenes, clear errors for bad
+rows and configs, only the vision tower moves, and a resume inside the stage is exact."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from mllmkit.data.errors import DataError
+from mllmkit.train.config import ConfigError, StageConfig, TrainConfig
+from mllmkit.train.scene_cells import COLOR_LABELS, KINDS, SIZE_LABELS, SceneCellsDataset
+from mllmkit.train.trainer import train
+from mllmkit.world.vocab import CELLS
+
+MODEL = {
+    "vision": {"image_size": 24, "patch_size": 8, "hidden_size": 32, "num_layers": 1,
+               "num_heads": 2, "intermediate_size": 64, "stem": "conv", "keep_cls": True},
+    "lm": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_kv_heads": 2,
+           "intermediate_size": 64},
+    "connector": "mlp2x_gelu",
+}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from mllmkit.world.config import WorldConfig
+    from mllmkit.world.generate import generate_world
+
+    root = tmp_path_factory.mktemp("cells") / "world"
+    generate_world(root, 24, 4, seed=5, config=WorldConfig(image_size=24), workers=1,
+                   progress=False)
+    return root
+
+
+def _config(world: Path, out: Path, cells_steps: int = 4, lr: float = 3e-3) -> TrainConfig:
+    data = {
+        "seed": 2, "out": str(out), "data_root": str(world), "checkpoint_every": 1,
+        "keep_checkpoints": 100, "log_every": 1, "threads": 1,
+        "tokenizer": {"vocab_size": 300}, "model": MODEL,
+        "stages": [
+            {"name": "vision", "objective": "scene_cells", "data": ["train/scenes.jsonl"],
+             "trainable": ["vision"], "lr": {"vision": lr}, "steps": cells_steps,
+             "batch_size": 4, "micro_batch_size": 2},
+            {"name": "align", "data": ["train/align.jsonl"], "trainable": ["connector", "lm"],
+             "lr": {"connector": 1e-3, "lm": 1e-3}, "steps": 2, "batch_size": 4,
+             "max_length": 160},
+        ],
+    }
+    return TrainConfig.from_dict(yaml.safe_load(yaml.safe_dump(data)))
+
+
+def test_labels_follow_the_scene(world: Path) -> None:
+    ds = SceneCellsDataset([world / "train" / "scenes.jsonl"], processor=None)  # type: ignore[arg-type]
+    scene = json.loads((world / "train" / "scenes.jsonl").read_text().splitlines()[0])
+    labels = ds.labels[0]
+    taken = set()
+    for o in scene["objects"]:
+        cell = CELLS.index(o["cell"])
+        taken.add(cell)
+        assert labels[cell, :3].tolist() == [
+            KINDS.index(o["shape"]), COLOR_LABELS.index(o["color"]), SIZE_LABELS.index(o["size"])
+        ]
+        assert labels[cell, 3] == 0
+    if scene.get("sign"):
+        cell = CELLS.index(scene["sign"]["cell"])
+        taken.add(cell)
+        assert labels[cell, 0] == KINDS.index("sign")
+        assert labels[cell, 3] == ds.texts[scene["sign"]["text"]]
+    for cell in set(range(9)) - taken:
+        assert labels[cell].tolist() == [0, 0, 0, 0]
+    assert ds.loss_units([0, 1]) == 2 * 9 * 4
+
+
+def test_bad_scene_row_names_file_row_and_field(world: Path, tmp_path: Path) -> None:
+    rows = (world / "train" / "scenes.jsonl").read_text().splitlines()[:3]
+    bad = json.loads(rows[1])
+    bad["objects"][0]["shape"] = "hexagon"
+    rows[1] = json.dumps(bad)
+    path = tmp_path / "scenes.jsonl"
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError) as err:
+        SceneCellsDataset([path], processor=None)  # type: ignore[arg-type]
+    msg = str(err.value)
+    assert f"{path}:2" in msg and "objects[0].shape" in msg and "hexagon" in msg
+
+
+def test_bad_objective_configs_are_refused() -> None:
+    with pytest.raises(ConfigError, match="unknown objective 'cells'"):
+        StageConfig(name="v", data=["x"], trainable=["vision"], lr={"vision": 1.0}, steps=1,
+                    objective="cells")
+    with pytest.raises(ConfigError, match="trains the vision tower only"):
+        StageConfig(name="v", data=["x"], trainable=["vision", "lm"],
+                    lr={"vision": 1.0, "lm": 1.0}, steps=1, objective="scene_cells")
+
+
+def test_objective_registry_matches_the_config_names() -> None:
+    from mllmkit.train.config import OBJECTIVE_NAMES
+    from mllmkit.train.objectives import OBJECTIVES
+
+    assert tuple(OBJECTIVES) == OBJECTIVE_NAMES
+
+
+def test_grid_that_does_not_tile_the_cells_is_refused(world: Path, tmp_path: Path) -> None:
+    cfg = _config(world, tmp_path / "run")
+    cfg.model = {**MODEL, "vision": {**MODEL["vision"], "image_size": 32}}
+    with pytest.raises(ValueError, match=r"patch grid \(4x4\) to split into the world's 3x3"):
+        train(cfg, progress=False)
+
+
+def test_only_the_tower_learns_and_its_loss_falls(world: Path, tmp_path: Path) -> None:
+    cfg = _config(world, tmp_path / "run", cells_steps=30, lr=1e-2)
+    cfg.stages = cfg.stages[:1]
+    train(cfg, progress=False)
+    first = load_file(str(tmp_path / "run" / "checkpoints" / "step-00000001" / "model.safetensors"))
+    last = load_file(str(tmp_path / "run" / "model" / "model.safetensors"))
+    moved = {k.split(".")[0] for k in first if not torch.equal(first[k], last[k])}
+    assert moved == {"vision_tower"}
+    losses = [json.loads(x)["loss"] for x in (tmp_path / "run" / "metrics.jsonl").open()]
+    assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5
+
+
+def test_resume_inside_the_cells_stage_is_exact(world: Path, tmp_path: Path) -> None:
+    straight = train(_config(world, tmp_path / "a"), progress=False)
+    cfg = _config(world, tmp_path / "b")
+    train(cfg, progress=False, stop_after=2)  # stops mid-stage: the head is in the checkpoint
+    assert (tmp_path / "b" / "checkpoints" / "step-00000002" / "head.safetensors").is_file()
+    resumed = train(_config(world, tmp_path / "b"), progress=False)
+
+    def losses(out: Path) -> dict[int, float]:
+        rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+        return {r["global_step"]: r["loss"] for r in rows}
+
+    a, b = losses(straight.out), losses(resumed.out)
+    assert sorted(a) == sorted(b) == list(range(1, 7))
+    for step in a:
+        assert a[step] == pytest.approx(b[step], abs=1e-6), step
+    wa = load_file(str(straight.model_dir / "model.safetensors"))
+    wb = load_file(str(resumed.model_dir / "model.safetensors"))
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], atol=1e-6, rtol=0)
+
+
+def test_token_cells_tile_the_grid_row_major() -> None:
+    from mllmkit.train.scene_cells import token_cells
+
+    assert token_cells(3).tolist() == list(range(9))
+    six = token_cells(6).view(6, 6)
+    assert six[0, :].tolist() == [0, 0, 1, 1, 2, 2]
+    assert six[:, 5].tolist() == [2, 2, 5, 5, 8, 8]
