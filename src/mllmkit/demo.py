@@ -71,9 +71,13 @@ def _world_matches(world: Path, cfg: DemoConfig, image_size: int) -> bool:
 
 def _model_image_size(tcfg: TrainConfig) -> int:
     """The vision tower's input side: the world is rendered at exactly that size, so the
-    3x3 grid's cells line up with patch boundaries and nothing is resampled."""
+    3x3 grid's cells line up with patch boundaries and nothing is resampled. A config that
+    starts from a checkpoint (`init_from`) takes the checkpoint's size."""
     from mllmkit.models.config import VisionConfig
+    from mllmkit.models.io import read_config
 
+    if tcfg.init_from:
+        return read_config(tcfg.init_from).vision.image_size
     return VisionConfig.from_dict(tcfg.model.get("vision", {})).image_size
 
 
