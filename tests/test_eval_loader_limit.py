@@ -70,3 +70,14 @@ def test_load_task_passes_the_limit_to_the_loader(tmp_path: Path) -> None:
     assert [s.id for s in limited.samples] == ["0", "1", "2"]
     assert limited.bad_rows == []  # the bad last row was never parsed
     assert len(load_task(spec).bad_rows) == 1
+
+
+def test_path_tsv_is_not_read_past_the_limit(tmp_path: Path) -> None:
+    path = _tsv(tmp_path, set())
+    with path.open("ab") as fh:  # far past the first rows (text is decoded in chunks) ...
+        fh.writelines(f"{i}\ta.png\tIs it red ({i})?\tYes\tc\n".encode() for i in range(10, 2000))
+        fh.write(b"2000\ta.png\tbroken \xff\xfe bytes\tYes\tc\n")  # ... a non-UTF-8 row
+    spec = TaskSpec(name="t", loader="tsv", path=str(path), format="yorn")
+    assert len(LOADERS["tsv"](spec, 3).items) == 3
+    with pytest.raises(Exception, match="not UTF-8"):
+        LOADERS["tsv"](spec, None)

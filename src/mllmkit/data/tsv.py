@@ -28,7 +28,7 @@ import binascii
 import csv
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, overload
@@ -129,17 +129,23 @@ def iter_benchmark_tsv(
     """Rows in file order, each a `BenchRow` or the `DataError` that rejects it.
 
     Rows are parsed (base64 checked, references followed) only as they are taken, so a
-    caller that needs the first N rows stops there. A missing file or a bad header raises
-    on the first `next()`.
+    caller that needs the first N rows stops there; a file without an `image` column (paths
+    only) is not even read further. A missing file or a bad header raises on the first
+    `next()`.
     """
     path = Path(path)
     if not path.is_file():
         raise DataError("file not found", path=path)
     _allow_large_fields()
-    records = _read_records(path)
-    header = _check_header(records, path, require_answer)
-    body = records[1:]
-    image_by_index = _image_cells_by_index(header, body)
+    records = _iter_records(path)
+    first = next(records, None)
+    header = _check_header(first, path, require_answer)
+    body: Iterable[tuple[int, list[str]]] = records
+    image_by_index: dict[str, str] = {}
+    if "image" in header:
+        # A base64 cell may name any other row (VLMEvalKit's references): read all first.
+        body = list(records)
+        image_by_index = _image_cells_by_index(header, body)
     decoded: dict[str, bytes] = {}  # rows sharing a picture share its bytes
     seen: dict[str, int] = {}
     for line, cells in body:
@@ -182,29 +188,28 @@ def _allow_large_fields() -> None:
             limit //= 2
 
 
-def _read_records(path: Path) -> list[tuple[int, list[str]]]:
-    """All records with the line each starts on (a quoted cell may span lines)."""
-    records: list[tuple[int, list[str]]] = []
+def _iter_records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """Non-blank records with the line each starts on (a quoted cell may span lines)."""
+    next_line = 1
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
             reader = csv.reader(fh, delimiter="\t")
-            next_line = 1
             for cells in reader:
-                records.append((next_line, cells))
-                next_line = reader.line_num + 1
+                line, next_line = next_line, reader.line_num + 1
+                if any(c.strip() for c in cells):
+                    yield line, cells
     except UnicodeDecodeError as exc:
         raise DataError(f"not UTF-8 text ({exc})", path=path) from exc
     except csv.Error as exc:
         raise DataError(f"malformed TSV: {exc}", path=path, row=next_line) from exc
-    return [(line, cells) for line, cells in records if any(c.strip() for c in cells)]
 
 
 def _check_header(
-    records: list[tuple[int, list[str]]], path: Path, require_answer: bool
+    first: tuple[int, list[str]] | None, path: Path, require_answer: bool
 ) -> list[str]:
-    if not records:
+    if first is None:
         raise DataError("file is empty (expected a header row)", path=path, row=1)
-    line, header = records[0]
+    line, header = first
     header = [h.strip() for h in header]
     required = ["index", "question"] + (["answer"] if require_answer else [])
     missing = [name for name in required if name not in header]
