@@ -176,3 +176,13 @@ def test_generate_text_cuts_at_the_first_stop_string(model: MLLM) -> None:
     assert stop not in texts[0]
     assert truncate_at_stop("a. b! c", ["!", "."]) == "a"
     assert truncate_at_stop("abc", ["", "z"]) == "abc"
+
+
+def test_generation_runs_in_eval_mode_and_restores_the_callers_mode() -> None:
+    model = MLLM(tiny_config(lm={"num_kv_heads": 2}), seed=0, init_std=0.3)
+    ids, mask, pix, _ = prompts(model)
+    expected = generate(model.eval(), ids, mask, pix, max_new_tokens=4, eos_token_ids=())
+    assert not model.training
+    model.train()
+    assert generate(model, ids, mask, pix, max_new_tokens=4, eos_token_ids=()) == expected
+    assert model.training and all(m.training for m in model.modules())

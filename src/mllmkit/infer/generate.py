@@ -84,8 +84,11 @@ def generate(
     length = torch.zeros(b, dtype=torch.long, device=device)  # tokens before any end token
     active = torch.arange(b, device=device)  # original row of each running row
 
+    # Toggle modes only when needed: `train()`/`eval()` walk every submodule, which costs
+    # more than a decode step of a small model.
     was_training = model.training
-    model.eval()
+    if was_training:
+        model.eval()
     try:
         cache = KVCache()
         result = model(
@@ -113,7 +116,8 @@ def generate(
             result = model(nxt[:, None], attention_mask=ones, cache=cache, num_logits_to_keep=1)
             logits = result.logits[:, -1]  # type: ignore[index]
     finally:
-        model.train(was_training)
+        if was_training:
+            model.train()
     return [out[i, : int(length[i])].tolist() for i in range(b)]
 
 
