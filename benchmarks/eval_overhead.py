@@ -10,7 +10,7 @@
    of an evaluation that is harness, not model.
 
     python benchmarks/eval_overhead.py --rows 5000
-    python benchmarks/eval_overhead.py --rows 5000 --model runs/demo/model --model-limit 64
+    python benchmarks/eval_overhead.py --rows 5000 --model runs/demo/train/model --model-limit 1000
 
 Writes `benchmarks/results/eval_overhead.{json,md}` (`--dry-run` only prints).
 """

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,10 +106,19 @@ def load_for_run(spec: TaskSpec, limit: int | None, shard: Shard | None) -> Load
     return LoadedTask(data, fingerprint, samples)
 
 
-def _run_batch(
-    model: Model, spec: TaskSpec, batch: list[Sample], keys: list[str]
-) -> list[CacheEntry]:
-    """Send one batch; every sample yields exactly one cache entry, whatever happens."""
+@dataclass
+class _Prepared:
+    """A batch ready to send: its requests, and the entries of samples that could not be
+    prepared (missing or corrupt image)."""
+
+    spec: TaskSpec
+    entries: list[CacheEntry]
+    requests: list[Request]
+    sent: list[tuple[Sample, str]]
+
+
+def _prepare_batch(spec: TaskSpec, batch: list[Sample], keys: list[str]) -> _Prepared:
+    """Load the batch's images and build its requests (no model involved)."""
     entries: list[CacheEntry] = []
     requests: list[Request] = []
     sent: list[tuple[Sample, str]] = []
@@ -121,6 +131,13 @@ def _run_batch(
             continue
         requests.append(Request(messages=messages, gen=spec.gen, sample_id=sample.id))
         sent.append((sample, key))
+    return _Prepared(spec, entries, requests, sent)
+
+
+def _send_batch(model: Model, prepared: _Prepared) -> list[CacheEntry]:
+    """Send one batch; every sample yields exactly one cache entry, whatever happens."""
+    spec, entries = prepared.spec, list(prepared.entries)
+    requests, sent = prepared.requests, prepared.sent
     if requests:
         try:
             responses = model.generate(requests)
@@ -292,14 +309,22 @@ def evaluate(
         done_before = sum(len(item.samples) for item, _, _ in work) - total
         if done_before:
             log.info("resuming: %d sample(s) already answered, %d to go", done_before, total)
-        with Progress(total, enabled=progress) as bar:
-            for item, samples, keys in work:
-                bar.set_description(item.data.spec.name)
-                for start in range(0, len(samples), batch_size):
-                    stop = start + batch_size
-                    cache.append(
-                        _run_batch(backend, item.data.spec, samples[start:stop], keys[start:stop])
-                    )
-                    bar.advance(len(samples[start:stop]))
+        batches = [
+            (item.data.spec, samples[i : i + batch_size], keys[i : i + batch_size])
+            for item, samples, keys in work
+            for i in range(0, len(samples), batch_size)
+        ]
+        # Images of batch i+1 are decoded on a helper thread while the model answers batch
+        # i (decoding releases the GIL), so data loading stays off the critical path.
+        with Progress(total, enabled=progress) as bar, ThreadPoolExecutor(1) as loader:
+            ahead = loader.submit(_prepare_batch, *batches[0]) if batches else None
+            for i, (spec, batch, _) in enumerate(batches):
+                assert ahead is not None
+                prepared = ahead.result()
+                if i + 1 < len(batches):
+                    ahead = loader.submit(_prepare_batch, *batches[i + 1])
+                bar.set_description(spec.name)
+                cache.append(_send_batch(backend, prepared))
+                bar.advance(len(batch))
         results = collect_results(loaded, cache, model_fp)
     return write_outputs(out, results, info)
