@@ -1,4 +1,8 @@
-"""The demo-trained model, exported to Hugging Face, answers like itself under transformers.
+"""A world-trained model, exported to Hugging Face, answers like itself under transformers.
+
+The model must use CLIP's `patch` stem (what HF LLaVA can express); the demo model's `conv`
+stem is refused by the export. Any patch-stem checkpoint trained on the world works (e.g.
+`mllm train` with the demo config's `stem: conv` changed to `stem: patch`).
 
 Exports a native checkpoint with `mllm convert --to-hf`'s code path, loads the export with
 `transformers.AutoModelForImageTextToText` / `AutoProcessor` (offline, no custom code), and
@@ -6,7 +10,7 @@ answers held-out world questions (short-answer format, every ability, multi-imag
 greedily on both sides. Reports how many answers are token-for-token identical and the
 largest first-step logit difference.
 
-    python benchmarks/export_parity.py --model runs/demo/train/model --data runs/demo/world
+    python benchmarks/export_parity.py --model PATCH_STEM_MODEL --data WORLD
 
 Writes `benchmarks/results/export_parity.{json,md}`.
 """
@@ -57,7 +61,7 @@ def main() -> None:
         "max_abs_logit_diff": report.max_abs_logit_diff,
     }
     table = "\n".join([
-        "# Exported demo model: mllmkit vs transformers on held-out world questions",
+        "# Exported world-trained model: mllmkit vs transformers on held-out world questions",
         "",
         "| questions | identical answers | agreement | max first-step logit diff |",
         "|---:|---:|---:|---:|",
