@@ -303,3 +303,20 @@ def test_progress_bar_path_runs(tmp_path: Path, capsys: pytest.CaptureFixture[st
     spec = TaskSpec(name="m", loader="tsv", path=str(mcq_tsv(tmp_path, n=3)), format="mcq")
     evaluate(FakeBackend(), [spec], tmp_path / "o", batch_size=2, progress=True)
     assert "3/3" in capsys.readouterr().err
+
+
+def test_cache_flushes_every_batch_and_fsyncs_at_most_once_per_interval(tmp_path: Path) -> None:
+    lines = [CacheEntry(f"k{i}", "t", str(i), "ok", text="a") for i in range(3)]
+    cache = ResponseCache(tmp_path / "cache.jsonl", fsync_every_s=3600).open()
+    for e in lines:
+        cache.append([e])
+        # flushed: another reader (a rerun after kill -9) sees every batch at once
+        assert len(ResponseCache(tmp_path / "cache.jsonl")) == int(e.id) + 1
+    assert cache.syncs == 0
+    cache.close()
+    assert cache.syncs == 1  # closing makes everything durable
+    eager = ResponseCache(tmp_path / "eager.jsonl", fsync_every_s=0).open()
+    for e in lines:
+        eager.append([e])
+    eager.close()
+    assert eager.syncs == 4

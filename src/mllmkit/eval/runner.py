@@ -5,8 +5,9 @@ Guarantees:
 - **Scores do not depend on batch size**: batching only groups requests; every sample's
   answer is looked up by its own cache key and scored alone, in the task's row order.
 - **A crash never loses finished work**: answers are appended to `cache.jsonl` and
-  fsync'd after every batch; rerunning the same command sends only unfinished samples
-  and ends with the same metrics as an uninterrupted run.
+  flushed after every batch (fsync'd at most once a second and on close, see `cache.py`);
+  rerunning the same command sends only unfinished samples and ends with the same metrics
+  as an uninterrupted run.
 - **Bad input never aborts a long run**: unreadable rows, missing images, backend errors
   and unreadable answers are counted (`bad_rows`, `errors`, `unmatched`, `empty`),
   named in `metrics.json` / `report.md`, and the run goes on. A task whose file cannot be

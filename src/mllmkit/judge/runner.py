@@ -2,9 +2,9 @@
 
 It shares the evaluation runner's guarantees and its cache (`eval.cache`):
 
-- answers are appended to ``cache.jsonl`` and fsync'd after every batch; rerunning the
-  same command sends only unanswered asks, so a killed run loses nothing finished and
-  ends with the same files as an uninterrupted one;
+- answers are appended to ``cache.jsonl`` and flushed after every batch (fsync'd at most
+  once a second and on close); rerunning the same command sends only unanswered asks, so
+  a killed run loses nothing finished and ends with the same files as an uninterrupted one;
 - keys cover the task (mode, data-file hash, prompt templates, probe filler), the ask
   (item id + probe), the generation settings and the model fingerprint;
 - verdicts are read by `judge.parse`; an unreadable verdict is counted and dropped from
