@@ -18,6 +18,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import matmul_peak_gflops, median_time, write_result
+from mllmkit.convert.hf_config import hf_config_from_mllm
 from mllmkit.infer.flops import prefill_flops
 from mllmkit.models.config import LMConfig, MLLMConfig, VisionConfig
 from mllmkit.models.mllm import MLLM
@@ -25,35 +26,10 @@ from mllmkit.train.loss import token_loss_sum
 
 
 def build_hf(cfg: MLLMConfig) -> torch.nn.Module:
-    from transformers import (
-        CLIPVisionConfig,
-        LlamaConfig,
-        LlavaConfig,
-        LlavaForConditionalGeneration,
-    )
+    """transformers' LLaVA at our geometry, configured by the converter's own mapping."""
+    from transformers import LlavaForConditionalGeneration
 
-    v, lm = cfg.vision, cfg.lm
-    hf = LlavaConfig(
-        vision_config=CLIPVisionConfig(
-            hidden_size=v.hidden_size, intermediate_size=v.intermediate_size,
-            num_hidden_layers=v.num_layers, num_attention_heads=v.num_heads,
-            image_size=v.image_size, patch_size=v.patch_size, hidden_act=v.hidden_act,
-            projection_dim=v.hidden_size,
-        ),
-        text_config=LlamaConfig(
-            vocab_size=lm.vocab_size, hidden_size=lm.hidden_size,
-            intermediate_size=lm.intermediate_size, num_hidden_layers=lm.num_layers,
-            num_attention_heads=lm.num_heads, num_key_value_heads=lm.num_kv_heads,
-            max_position_embeddings=lm.max_position_embeddings, rms_norm_eps=lm.rms_norm_eps,
-            tie_word_embeddings=lm.tie_word_embeddings, attn_implementation="sdpa",
-        ),
-        image_token_index=cfg.image_token_id,
-        vision_feature_layer=v.feature_layer,
-        vision_feature_select_strategy="default",
-        projector_hidden_act="gelu",
-        image_seq_length=cfg.image_tokens_per_image,
-        tie_word_embeddings=lm.tie_word_embeddings,
-    )
+    hf = hf_config_from_mllm(cfg)
     hf._attn_implementation = "sdpa"
     return LlavaForConditionalGeneration(hf)
 
