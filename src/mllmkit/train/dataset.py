@@ -36,6 +36,22 @@ class EncodeReport:
     dropped: int = 0
 
 
+class PixelCache:
+    """Preprocessed pixels per image file, decoded on first use and kept: the world's
+    images are small, so later epochs do no decoding at all."""
+
+    def __init__(self, processor: Processor) -> None:
+        self.processor = processor
+        self._cache: dict[Path, torch.Tensor] = {}
+
+    def __call__(self, path: Path) -> torch.Tensor:
+        cached = self._cache.get(path)
+        if cached is None:
+            cached = self.processor.preprocess_images([load_image(path)])[0]
+            self._cache[path] = cached
+        return cached
+
+
 class ConversationDataset:
     """Rows of one or more LLaVA JSON/JSONL files, tokenised for a processor."""
 
@@ -43,7 +59,7 @@ class ConversationDataset:
         self.processor = processor
         self.rows: list[EncodedRow] = []
         self.report = EncodeReport()
-        self._image_cache: dict[Path, torch.Tensor] = {}
+        self._pixels = PixelCache(processor)
         for path in files:
             for conv in read_conversations(path):
                 self.report.rows += 1
@@ -59,13 +75,6 @@ class ConversationDataset:
 
     def __len__(self) -> int:
         return len(self.rows)
-
-    def _pixels(self, path: Path) -> torch.Tensor:
-        cached = self._image_cache.get(path)
-        if cached is None:
-            cached = self.processor.preprocess_images([load_image(path)])[0]
-            self._image_cache[path] = cached
-        return cached
 
     def batch(self, indices: list[int]) -> dict[str, torch.Tensor]:
         """Collate rows into right-padded tensors plus every image in order of appearance."""

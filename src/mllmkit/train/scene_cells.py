@@ -28,9 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from mllmkit.data.errors import DataError
-from mllmkit.data.images import load_image
 from mllmkit.data.processor import Processor
-from mllmkit.train.dataset import EncodeReport
+from mllmkit.train.dataset import EncodeReport, PixelCache
 from mllmkit.world.vocab import CELLS, COLORS, SHAPES, SIZES
 
 GRID = 3  # the world's cells per side
@@ -95,7 +94,7 @@ class SceneCellsDataset:
         self.images: list[Path] = []
         self.labels: list[torch.Tensor] = []
         self.texts: dict[str, int] = {}
-        self._cache: dict[int, torch.Tensor] = {}
+        self._pixels = PixelCache(processor)
         for path in files:
             self._read(path)
         self.report = EncodeReport(rows=len(self.images))
@@ -130,16 +129,9 @@ class SceneCellsDataset:
         """Text classes including 'no sign'."""
         return len(self.texts) + 1
 
-    def _pixels(self, i: int) -> torch.Tensor:
-        cached = self._cache.get(i)
-        if cached is None:
-            cached = self.processor.preprocess_images([load_image(self.images[i])])[0]
-            self._cache[i] = cached
-        return cached
-
     def batch(self, indices: list[int]) -> dict[str, torch.Tensor]:
         return {
-            "pixel_values": torch.stack([self._pixels(i) for i in indices]),
+            "pixel_values": torch.stack([self._pixels(self.images[i]) for i in indices]),
             "cell_labels": torch.stack([self.labels[i] for i in indices]),
         }
 
