@@ -1,4 +1,4 @@
-"""The main job: world → tokenizer → align → instruct → held-out evaluation per ability.
+"""The main job: world → tokenizer → training stages → held-out evaluation per ability.
 
 `mllm demo` runs it end to end on a CPU. Every step is resumable: an existing world with
 the same settings is reused, training continues from its newest checkpoint, and the

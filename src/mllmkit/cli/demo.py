@@ -13,7 +13,7 @@ def demo_command(
     config: str = typer.Option(None, help="Training YAML (default: configs/demo.yaml)."),
     eval_limit: int = typer.Option(None, help="Evaluate only the first N questions."),
 ) -> None:
-    """Generate the world, train the default model (align → instruct), evaluate it per ability.
+    """Generate the world, train the default model (vision → align → instruct), evaluate it.
 
     Re-running resumes: the world is reused, training continues from its newest checkpoint
     and answered questions are not asked again.

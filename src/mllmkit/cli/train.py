@@ -1,4 +1,4 @@
-"""`mllm train CONFIG.yaml` — staged training (align → instruct) with exact resume."""
+"""`mllm train CONFIG.yaml` — staged training (e.g. vision → align → instruct), exact resume."""
 
 from __future__ import annotations
 
