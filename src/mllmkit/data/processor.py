@@ -3,7 +3,9 @@
 `encode_conversation` renders a conversation with the template and tokenises the whole
 text once with character offsets. A token is supervised when its characters lie inside
 an assistant turn's content or the end token after it. Then each `<image>` token becomes
-`image_tokens_per_image` copies of the image token id (never supervised).
+`image_tokens_per_image` copies of the image token id (never supervised). Before
+rendering, `image_placement` may move each user turn's `<image>` markers before or after
+its text (`conversation.place_images`); the default keeps them where the data put them.
 
 The tokenisation-mismatch trap: LLaVA tokenises rounds separately, and when a template
 or tokenizer change makes the round lengths stop adding up it sets *every* label to
@@ -32,7 +34,13 @@ import torch
 from PIL import Image
 from transformers import PreTrainedTokenizerBase
 
-from mllmkit.data.conversation import IMAGE_TOKEN, Conversation, Turn
+from mllmkit.data.conversation import (
+    IMAGE_PLACEMENTS,
+    IMAGE_TOKEN,
+    Conversation,
+    Turn,
+    place_images,
+)
 from mllmkit.data.encoded import IGNORE_INDEX, Encoded, EncodeStats
 from mllmkit.data.errors import DataError, SampleTooLongError, TokenizationMismatchError
 from mllmkit.data.image_transform import clip_preprocess, resample_filter
@@ -64,7 +72,12 @@ class Processor:
         image_std: Sequence[float],
         image_tokens_per_image: int,
         resample: str = "bicubic",
+        image_placement: str = "as_written",
     ) -> None:
+        if image_placement not in IMAGE_PLACEMENTS:
+            raise ValueError(
+                f"image_placement must be one of {IMAGE_PLACEMENTS}, got {image_placement!r}"
+            )
         if isinstance(template, str):
             template = get_template(template)
         if not isinstance(template, ChatTemplate):
@@ -93,6 +106,7 @@ class Processor:
         self.image_std = tuple(float(x) for x in image_std)
         self.image_tokens_per_image = int(image_tokens_per_image)
         self.resample = resample
+        self.image_placement = image_placement
         self.stats = EncodeStats()
         self._image_token_id = self._single_token_id(IMAGE_TOKEN, "the image marker")
         self._eos_token_id = self._single_token_id(template.stop, "the template's stop string")
@@ -144,8 +158,9 @@ class Processor:
         """Tokenise a conversation with assistant-only labels and expanded image tokens."""
         where = {"path": conv.source or None, "row_id": conv.id}
         self._check_turns(conv.turns, where)
-        text = self.template.render(conv.turns)
-        targets = self.template.supervised_spans(conv.turns)
+        turns = place_images(conv.turns, self.image_placement)
+        text = self.template.render(turns)
+        targets = self.template.supervised_spans(turns)
         if not targets:
             self.stats.mismatched += 1
             raise TokenizationMismatchError(
@@ -205,7 +220,7 @@ class Processor:
                 f"{n_markers} '{IMAGE_TOKEN}' marker(s) in the prompt but {n_images} image(s)",
                 field="turns",
             )
-        text = self._render_generation_prompt(turns)
+        text = self._render_generation_prompt(place_images(turns, self.image_placement))
         ids = [int(i) for i in self.tokenizer(text, add_special_tokens=False)["input_ids"]]
         if ids.count(self._image_token_id) != n_markers:
             raise TokenizationMismatchError(
@@ -327,6 +342,7 @@ class Processor:
             "image_std": list(self.image_std),
             "image_tokens_per_image": self.image_tokens_per_image,
             "resample": self.resample,
+            "image_placement": self.image_placement,
             "template": self.template.to_dict(),
         }
 
@@ -367,6 +383,13 @@ class Processor:
             template = ChatTemplate.from_dict(config["template"])
         except (TypeError, ValueError) as exc:
             raise DataError(str(exc), path=path, field="template") from exc
+        placement = config.get("image_placement", "as_written")
+        if placement not in IMAGE_PLACEMENTS:
+            raise DataError(
+                f"{placement!r} is not one of {IMAGE_PLACEMENTS}",
+                path=path,
+                field="image_placement",
+            )
         return cls(
             load_tokenizer(Path(directory)),
             template,
@@ -375,4 +398,5 @@ class Processor:
             image_std=config["image_std"],
             image_tokens_per_image=config["image_tokens_per_image"],
             resample=config.get("resample", "bicubic"),
+            image_placement=placement,
         )

@@ -66,6 +66,7 @@ def build_processor(cfg: TrainConfig, out: Path, is_main: bool) -> Processor:
         image_mean=tuple(p.get("image_mean", DEFAULT_MEAN)),
         image_std=tuple(p.get("image_std", DEFAULT_STD)),
         image_tokens_per_image=probe.image_tokens_per_image,
+        image_placement=p.get("image_placement", "as_written"),
     )
 
 

@@ -14,8 +14,12 @@ from typing import Any
 
 import yaml
 
+from mllmkit.data.conversation import IMAGE_PLACEMENTS
+
 COMPONENTS = ("vision", "connector", "lm")
 OBJECTIVE_NAMES = ("lm", "scene_cells")  # registered in `objectives.OBJECTIVES`
+# the `processor` section of a fresh run (`build.build_processor`)
+PROCESSOR_KEYS = ("template", "image_mean", "image_std", "image_placement")
 
 
 class ConfigError(ValueError):
@@ -37,6 +41,7 @@ class StageConfig:
     `micro_batch_size` is what one process runs forward at once (gradient accumulation
     covers the rest). `objective` is what the stage learns from (`objectives.py`): `lm`
     (conversations) or `scene_cells` (the world's scene labels, vision tower only).
+    `split_turns` trains on every exchange of a conversation as its own sample.
     """
 
     name: str
@@ -53,6 +58,8 @@ class StageConfig:
     max_grad_norm: float = 1.0
     max_length: int = 512
     objective: str = "lm"
+    # `lm` only: every (user, assistant) exchange of a row becomes a sample of its own
+    split_turns: bool = False
 
     def __post_init__(self) -> None:
         where = f"stage '{self.name}'"
@@ -65,6 +72,8 @@ class StageConfig:
                 f"{where}: objective 'scene_cells' trains the vision tower only; "
                 f"set trainable: [vision] (got {self.trainable})"
             )
+        if self.split_turns and self.objective != "lm":
+            raise ConfigError(f"{where}: 'split_turns' applies to objective 'lm' only")
         bad = [c for c in self.trainable if c not in COMPONENTS]
         if bad:
             raise ConfigError(
@@ -129,6 +138,15 @@ class TrainConfig:
         names = [s.name for s in stages]
         if len(set(names)) != len(names):
             raise ConfigError(f"{where}: stage names must be unique, got {names}")
+        proc = data.get("processor") or {}
+        unknown = sorted(set(proc) - set(PROCESSOR_KEYS))
+        if unknown:
+            raise ConfigError(f"{where}: processor: unknown key(s) {unknown}; use {PROCESSOR_KEYS}")
+        if proc.get("image_placement", "as_written") not in IMAGE_PLACEMENTS:
+            raise ConfigError(
+                f"{where}: processor: image_placement {proc['image_placement']!r} is not one "
+                f"of {IMAGE_PLACEMENTS}"
+            )
         tok = data.pop("tokenizer", {}) or {}
         _check_keys(TokenizerConfig, tok, f"{where}: tokenizer")
         if "model" not in data and "init_from" not in data:

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from mllmkit.data.collate import collate_train
+from mllmkit.data.conversation import split_exchanges
 from mllmkit.data.errors import DataError, SampleTooLongError
 from mllmkit.data.images import load_image
 from mllmkit.data.llava import read_conversations
@@ -53,23 +54,30 @@ class PixelCache:
 
 
 class ConversationDataset:
-    """Rows of one or more LLaVA JSON/JSONL files, tokenised for a processor."""
+    """Rows of one or more LLaVA JSON/JSONL files, tokenised for a processor.
 
-    def __init__(self, files: list[Path], processor: Processor, max_length: int) -> None:
+    With `split_turns`, every (user, assistant) exchange of a row is a sample of its own
+    with the row's images (`conversation.split_exchanges`); the report counts samples.
+    """
+
+    def __init__(
+        self, files: list[Path], processor: Processor, max_length: int, split_turns: bool = False
+    ) -> None:
         self.processor = processor
         self.rows: list[EncodedRow] = []
         self.report = EncodeReport()
         self._pixels = PixelCache(processor)
         for path in files:
-            for conv in read_conversations(path):
-                self.report.rows += 1
-                try:
-                    enc = processor.encode_conversation(conv, max_length=max_length)
-                except SampleTooLongError:
-                    self.report.dropped += 1
-                    continue
-                self.report.truncated += int(enc.truncated)
-                self.rows.append(EncodedRow(enc, list(conv.images[: enc.n_images])))
+            for row in read_conversations(path):
+                for conv in split_exchanges(row) if split_turns else [row]:
+                    self.report.rows += 1
+                    try:
+                        enc = processor.encode_conversation(conv, max_length=max_length)
+                    except SampleTooLongError:
+                        self.report.dropped += 1
+                        continue
+                    self.report.truncated += int(enc.truncated)
+                    self.rows.append(EncodedRow(enc, list(conv.images[: enc.n_images])))
         if not self.rows:
             raise DataError(f"{', '.join(map(str, files))}: no usable training rows")
 

@@ -27,7 +27,7 @@ from mllmkit.train.scene_cells import SceneCellsDataset, cells_loss_sum, make_ce
 @dataclass(frozen=True)
 class Objective:
     name: str
-    dataset: Callable[[list[Path], Processor, int], Any]
+    dataset: Callable[[list[Path], Processor, Any], Any]  # (files, processor, StageConfig)
     head: Callable[[nn.Module, Any, int], nn.Module | None]
     loss_sum: Callable[[nn.Module, nn.Module | None, dict], tuple[torch.Tensor, int]]
 
@@ -35,13 +35,15 @@ class Objective:
 OBJECTIVES: dict[str, Objective] = {
     "lm": Objective(
         name="lm",
-        dataset=ConversationDataset,
+        dataset=lambda files, processor, stage: ConversationDataset(
+            files, processor, stage.max_length, split_turns=stage.split_turns
+        ),
         head=lambda model, dataset, seed: None,
         loss_sum=lambda model, head, batch: token_loss_sum(model, batch),
     ),
     "scene_cells": Objective(
         name="scene_cells",
-        dataset=SceneCellsDataset,
+        dataset=lambda files, processor, stage: SceneCellsDataset(files, processor),
         head=make_cell_head,
         loss_sum=cells_loss_sum,  # type: ignore[arg-type]
     ),

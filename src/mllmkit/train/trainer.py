@@ -127,9 +127,7 @@ def train(
             stage = cfg.stages[stage_index]
             set_trainable(model, stage.trainable)
             objective = OBJECTIVES[stage.objective]
-            dataset = objective.dataset(
-                [cfg.resolve(p) for p in stage.data], processor, stage.max_length
-            )
+            dataset = objective.dataset([cfg.resolve(p) for p in stage.data], processor, stage)
             head = objective.head(model, dataset, cfg.seed + 1000 * stage_index)
             trainable = [p for p in model.parameters() if p.requires_grad]
             groups = param_groups(model, stage.lr, stage.trainable, stage.weight_decay)
