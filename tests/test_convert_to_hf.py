@@ -74,3 +74,14 @@ def test_connectors_llava_cannot_express_refuse(tmp_path: Path, connector: str) 
     with pytest.raises(ConversionError, match="'connector'"):
         convert_to_hf(native, tmp_path / "hf")
     assert not (tmp_path / "hf" / "model.safetensors").exists()
+
+
+def test_images_after_the_question_refuse(tmp_path: Path) -> None:
+    native = make_native(tmp_path / "native")
+    path = native / "processor_config.json"
+    config = json.loads(path.read_text())
+    config["image_placement"] = "after_text"
+    path.write_text(json.dumps(config))
+    with pytest.raises(ConversionError, match="after_text"):
+        convert_to_hf(native, tmp_path / "hf")
+    assert not (tmp_path / "hf" / "model.safetensors").exists()

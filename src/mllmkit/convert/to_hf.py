@@ -47,6 +47,13 @@ def hf_processor_for(model: MLLM, processor: Processor) -> Any:
             f"processor image_tokens_per_image {processor.image_tokens_per_image} differs "
             f"from the model's {cfg.image_tokens_per_image}"
         )
+    if processor.image_placement == "after_text":
+        raise ConversionError(
+            "the processor places images after each question (image_placement "
+            "'after_text'), which the exported chat template cannot reproduce (it renders "
+            "images where the message puts them, as LLaVA users put them: first); export "
+            "a model trained with 'as_written' or 'before_text'"
+        )
     if processor.image_token_id != cfg.image_token_id:
         raise ConversionError(
             f"processor <image> id {processor.image_token_id} differs from the model's "
