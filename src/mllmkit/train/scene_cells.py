@@ -6,10 +6,7 @@ and on a CPU budget that signal is too weak: on the world, a 4-layer LM trained 
 answered shape questions at the majority baseline, with either vision stem. The world knows
 what every cell holds, so a stage with `objective: scene_cells` trains the tower directly:
 from *every* output token, one linear head predicts the content (empty, a sign, or one of
-the shapes), colour, size and sign text of the cell the token lies in, and which cell
-that is. The cell index keeps *where* linearly readable in every token: a tower trained on
-content alone let the language model find objects but not say where they are (position
-answers near chance) once the tower was frozen. Per token, not per
+the shapes), colour, size and sign text of the cell the token lies in. Per token, not per
 cell average: the language model later finds an object by attending to single tokens, so
 each token must carry its cell's whole description (trained on cell averages, a tower let
 the LM find objects by colour but not by shape). The head lives only for the stage (it is
@@ -39,8 +36,7 @@ GRID = 3  # the world's cells per side
 KINDS = ("empty", "sign", *SHAPES)
 COLOR_LABELS = ("none", *COLORS)
 SIZE_LABELS = ("none", *SIZES)
-GROUPS = 4  # kind, colour, size, sign text: read from the scene
-HEAD_GROUPS = GROUPS + 1  # ... and which cell the token lies in: known from the grid
+GROUPS = 4  # kind, colour, size, sign text
 FIELDS = (("cell", CELLS), ("shape", SHAPES), ("color", COLORS), ("size", SIZES))
 
 
@@ -140,17 +136,16 @@ class SceneCellsDataset:
         }
 
     def loss_units(self, indices: list[int]) -> int:
-        """Every cell has one label per head group (0 = none), so 9 x 5 per scene."""
-        return len(indices) * len(CELLS) * HEAD_GROUPS
+        """Every cell has one label per group (0 = none), so 9 x 4 per scene."""
+        return len(indices) * len(CELLS) * GROUPS
 
 
 class CellHead(nn.Module):
-    """One linear layer from each token's features to its cell's four content label groups
-    and to the cell's index (where the token is)."""
+    """One linear layer from each token's features to all four label groups of its cell."""
 
     def __init__(self, hidden: int, num_texts: int) -> None:
         super().__init__()
-        self.sizes = (len(KINDS), len(COLOR_LABELS), len(SIZE_LABELS), num_texts, len(CELLS))
+        self.sizes = (len(KINDS), len(COLOR_LABELS), len(SIZE_LABELS), num_texts)
         self.proj = nn.Linear(hidden, sum(self.sizes))
 
     def forward(self, features: torch.Tensor) -> list[torch.Tensor]:
@@ -191,14 +186,11 @@ def cells_loss_sum(model: nn.Module, head: nn.Module, batch: dict) -> tuple[torc
         features = features[:, 1:]
     grid = model.config.vision.grid_size
     cell_labels = batch["cell_labels"]
-    cells = token_cells(grid)
-    labels = torch.cat(  # [N, g*g, 5]: the cell's content, then the cell's index
-        [cell_labels[:, cells], cells.expand(cell_labels.shape[0], -1)[..., None]], dim=-1
-    )
+    labels = cell_labels[:, token_cells(grid)]  # [N, g*g, 4]
     per_cell_tokens = (grid // GRID) ** 2
     total = features.new_zeros(())
     for g, logits in enumerate(head(features)):
         total = total + F.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), labels[..., g].reshape(-1), reduction="sum"
         )
-    return total / per_cell_tokens, labels.shape[0] * len(CELLS) * HEAD_GROUPS
+    return total / per_cell_tokens, cell_labels.numel()
