@@ -48,9 +48,12 @@ class Attention(nn.Module):
         token_mask: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
         query_index: torch.Tensor | None = None,
+        row_spans: list[tuple[int, int]] | None = None,
     ) -> torch.Tensor:
         """Keys/values from every position of `x`; queries from every position, or only at
-        `query_index` [B, K] (output [B, K, D] then)."""
+        `query_index` [B, K] (output [B, K, D] then). `row_spans` (one `(start, end)` run of
+        real tokens per row, no past) replaces the mask by causal attention per row; padding
+        positions then get zeros, which nothing reads."""
         b, t, _ = x.shape
         hd = self.head_dim
         k = self.k_proj(x).view(b, t, self.num_kv_heads, hd).transpose(1, 2)
@@ -85,7 +88,14 @@ class Attention(nn.Module):
             k = k[:, :, None].expand(b, self.num_kv_heads, rep, k.shape[2], hd).flatten(1, 2)
             v = v[:, :, None].expand(b, self.num_kv_heads, rep, v.shape[2], hd).flatten(1, 2)
 
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal)
+        if row_spans is not None and not rebuild:
+            out = q.new_zeros(b, self.num_heads, tq, hd)
+            for i, (s, e) in enumerate(row_spans):
+                out[i, :, s:e] = F.scaled_dot_product_attention(
+                    q[i : i + 1, :, s:e], k[i : i + 1, :, s:e], v[i : i + 1, :, s:e], is_causal=True
+                )[0]
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal)
         return self.o_proj(out.transpose(1, 2).reshape(b, tq, self.num_heads * hd))
 
     def attention_probs(

@@ -19,7 +19,7 @@ from torch import nn
 from mllmkit.models.attention import Attention
 from mllmkit.models.cache import KVCache
 from mllmkit.models.config import LMConfig
-from mllmkit.models.masks import position_ids_from_mask, visibility_mask
+from mllmkit.models.masks import contiguous_spans, position_ids_from_mask, visibility_mask
 from mllmkit.models.mlp import SwiGLU
 from mllmkit.models.norm import RMSNorm
 from mllmkit.models.rope import RotaryEmbedding
@@ -166,12 +166,15 @@ class DecoderLM(nn.Module):
                     f"attention_mask must be [batch={b}, >= {t}]; got {list(attention_mask.shape)}"
                 )
             token_mask = attention_mask[:, -t:].bool()
+        positions_from_mask = position_ids is None
         if position_ids is None:
             start = cache.next_position if past else None  # type: ignore[union-attr]
             position_ids = position_ids_from_mask(token_mask, start)
 
         attn_mask: torch.Tensor | None = None
         is_causal = False
+        # padded rows whose real tokens are one run: causal attention per row, no mask
+        row_spans: list[tuple[int, int]] | None = None
         if not past:
             empty = (~token_mask.any(dim=1)).nonzero().flatten().tolist()
             if empty:
@@ -179,7 +182,11 @@ class DecoderLM(nn.Module):
             if bool(token_mask.all()):
                 is_causal = t > 1
             else:
-                attn_mask = visibility_mask(position_ids, position_ids, token_mask)
+                # positions computed from the mask rise by one along each run, so causal
+                # order by index is the position rule of `visibility_mask`
+                row_spans = contiguous_spans(token_mask) if positions_from_mask else None
+                if row_spans is None:
+                    attn_mask = visibility_mask(position_ids, position_ids, token_mask)
 
         in_mask, in_pos = token_mask, position_ids
         hidden = inputs_embeds
@@ -194,7 +201,7 @@ class DecoderLM(nn.Module):
                 at_layers = tuple(reduction.reduction_layers(len(self.layers)))
         state = _State(hidden, position_ids, token_mask, image_mask, output_index)
         if keep is not None and not past and state.drop(keep):
-            attn_mask, is_causal = state.visibility(), False
+            attn_mask, is_causal, row_spans = state.visibility(), False, None
         cos, sin = self.rotary(state.position_ids, inputs_embeds.dtype)
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
@@ -209,7 +216,7 @@ class DecoderLM(nn.Module):
                     attention=_score_source(layer, state, cos, sin),
                 )
                 if chosen is not None and state.drop(chosen):
-                    attn_mask, is_causal = state.visibility(), False
+                    attn_mask, is_causal, row_spans = state.visibility(), False, None
                     cos, sin = self.rotary(state.position_ids, inputs_embeds.dtype)
             hidden, token_mask, position_ids = state.hidden, state.token_mask, state.position_ids
             output_index = state.output_index
@@ -220,6 +227,7 @@ class DecoderLM(nn.Module):
                 query_index=output_index if i == last else None,
                 attn_mask=attn_mask,
                 is_causal=is_causal,
+                row_spans=row_spans,
                 cache=cache,
                 layer_index=i,
                 token_mask=token_mask,

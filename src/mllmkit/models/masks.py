@@ -30,3 +30,21 @@ def visibility_mask(
     if bool(visible.all()):
         return None
     return visible[:, None]
+
+
+def contiguous_spans(token_mask: torch.Tensor) -> list[tuple[int, int]] | None:
+    """Per row, `(start, end)` of its real tokens when they form one unbroken run (left or
+    right padding); None when some row has a gap.
+
+    Why: attention over such a batch is plain causal attention on each row's run, which SDPA
+    computes without a mask and on half the key blocks (`is_causal=True`); the padded batch
+    otherwise needs a [B, 1, T, T] mask and the full square of scores.
+    """
+    t = token_mask.shape[1]
+    counts = token_mask.sum(dim=1)
+    first = token_mask.int().argmax(dim=1)
+    index = torch.arange(t, device=token_mask.device)
+    inside = (index >= first[:, None]) & (index < (first + counts)[:, None])
+    if not bool((inside == token_mask).all()):
+        return None
+    return [(int(s), int(s + n)) for s, n in zip(first.tolist(), counts.tolist(), strict=True)]

@@ -1,0 +1,48 @@
+"""Padded batches whose rows are one run of real tokens take per-row causal attention;
+it must equal the masked path (forced here by passing positions explicitly)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mllmkit.models.config import LMConfig
+from mllmkit.models.lm import DecoderLM
+from mllmkit.models.masks import contiguous_spans, position_ids_from_mask
+
+
+def test_contiguous_spans() -> None:
+    left = torch.tensor([[0, 0, 1, 1], [1, 1, 1, 1]], dtype=torch.bool)
+    right = torch.tensor([[1, 1, 0, 0], [1, 0, 0, 0]], dtype=torch.bool)
+    gap = torch.tensor([[1, 0, 1, 1]], dtype=torch.bool)
+    assert contiguous_spans(left) == [(2, 4), (0, 4)]
+    assert contiguous_spans(right) == [(0, 2), (0, 1)]
+    assert contiguous_spans(gap) is None
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_row_spans_equal_the_masked_path(side: str) -> None:
+    cfg = LMConfig(
+        vocab_size=50,
+        hidden_size=32,
+        num_layers=2,
+        num_heads=4,
+        num_kv_heads=2,
+        intermediate_size=64,
+    )
+    torch.manual_seed(0)
+    lm = DecoderLM(cfg).eval()
+    lengths = [7, 3, 5]
+    t = max(lengths)
+    mask = torch.zeros(len(lengths), t, dtype=torch.bool)
+    for i, n in enumerate(lengths):
+        if side == "left":
+            mask[i, t - n :] = True
+        else:
+            mask[i, :n] = True
+    x = torch.randn(len(lengths), t, cfg.hidden_size)
+    assert contiguous_spans(mask) is not None
+    with torch.no_grad():
+        fast = lm(x, attention_mask=mask.long())
+        masked = lm(x, position_ids=position_ids_from_mask(mask), attention_mask=mask.long())
+    torch.testing.assert_close(fast[mask], masked[mask], atol=1e-5, rtol=1e-5)
