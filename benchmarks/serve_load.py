@@ -44,19 +44,22 @@ WARMUP_REQUESTS = 4
 # The demo model's shape (configs/demo.yaml), so a run without `--model` costs about what
 # serving the trained demo model costs; the weights are random.
 DEMO_VISION = {
-    "image_size": 64,
-    "patch_size": 8,
+    "image_size": 96,
+    "patch_size": 16,
     "hidden_size": 128,
     "num_layers": 4,
     "num_heads": 4,
     "intermediate_size": 512,
+    "hidden_act": "gelu",
+    "keep_cls": True,
+    "stem": "conv",
 }
 DEMO_LM = {
-    "hidden_size": 256,
+    "hidden_size": 192,
     "num_layers": 4,
     "num_heads": 4,
     "num_kv_heads": 4,
-    "intermediate_size": 768,
+    "intermediate_size": 512,
 }
 
 
