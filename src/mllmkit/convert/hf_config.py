@@ -167,6 +167,12 @@ def hf_config_from_mllm(cfg: MLLMConfig, source: str = "config.json") -> Any:
     """Build the `LlavaConfig` of a native model; raise for what LLaVA cannot express."""
     import transformers
 
+    if cfg.image_position_embedding:
+        raise _fail(
+            source,
+            "image_position_embedding",
+            "LLaVA's projector has no per-token position embedding; export a model without it",
+        )
     if cfg.connector != "mlp2x_gelu":
         raise _fail(
             source,

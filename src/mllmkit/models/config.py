@@ -215,6 +215,9 @@ class MLLMConfig:
     lm: LMConfig
     connector: str = "mlp2x_gelu"
     connector_hidden: int | None = None
+    # a learned embedding per image-token slot, added after the connector: tells the LM
+    # where in the image each token is (its own positions are 1-D RoPE over the sequence)
+    image_position_embedding: bool = False
     image_token_id: int = field(kw_only=True)
     pad_token_id: int = field(kw_only=True)
     eos_token_id: int = field(kw_only=True)

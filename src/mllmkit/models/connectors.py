@@ -29,16 +29,34 @@ def register_connector(name: str) -> Callable[[type[Connector]], type[Connector]
 
 
 class Connector(nn.Module):
-    """Base class. Subclasses take `(in_dim, out_dim, hidden_dim)`."""
+    """Base class. Subclasses take `(in_dim, out_dim, hidden_dim)` and implement `forward`;
+    the model calls `project`, which adds the optional per-slot position embedding."""
 
     # whether `hidden_dim` means anything for this connector
     uses_hidden: bool = False
     # whether the vision tower may hand over its class token
     supports_class_token: bool = True
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.position_embedding: nn.Parameter | None
+        self.register_parameter("position_embedding", None)
+
     @classmethod
     def num_output_tokens(cls, n_in: int) -> int:
         return n_in
+
+    def add_position_embedding(self, num_tokens: int, dim: int) -> None:
+        """Learn one vector per output token slot (`position_embedding`, [num_tokens, dim]),
+        added to every image's tokens by `project`."""
+        self.position_embedding = nn.Parameter(torch.zeros(num_tokens, dim))
+
+    def project(self, features: torch.Tensor) -> torch.Tensor:
+        """`forward`, plus the position embedding when there is one."""
+        out = self(features)
+        if self.position_embedding is not None:
+            out = out + self.position_embedding
+        return out
 
 
 @register_connector("linear")

@@ -61,6 +61,10 @@ class MLLM(nn.Module):
             config.lm.hidden_size,
             config.connector_hidden,
         )
+        if config.image_position_embedding:
+            self.multi_modal_projector.add_position_embedding(
+                config.image_tokens_per_image, config.lm.hidden_size
+            )
         self.language_model = DecoderLM(config.lm)
         if init_weights:
             self.init_weights(seed, init_std)
@@ -92,10 +96,13 @@ class MLLM(nn.Module):
             elif isinstance(module, RMSNorm):
                 module.weight.fill_(1.0)
         self.vision_tower.embeddings.class_embedding.normal_(0.0, std, generator=gen)
+        position = self.multi_modal_projector.position_embedding
+        if position is not None:
+            position.normal_(0.0, std, generator=gen)
 
     def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """[N, C, H, W] -> [N, image_tokens_per_image, lm hidden]."""
-        return self.multi_modal_projector(self.vision_tower(pixel_values))
+        return self.multi_modal_projector.project(self.vision_tower(pixel_values))
 
     def embed_inputs(
         self, input_ids: torch.Tensor, pixel_values: torch.Tensor | None = None
@@ -137,7 +144,7 @@ class MLLM(nn.Module):
             pixel_values,  # type: ignore[arg-type]
             want_cls,
         )
-        features = self.multi_modal_projector(vis)
+        features = self.multi_modal_projector.project(vis)
         chosen = hook(
             features=features,
             class_attention=cls_attn,
