@@ -83,7 +83,7 @@ class LayerCache:
         def bigger(x: torch.Tensor, dim: int) -> torch.Tensor:
             shape = list(x.shape)
             shape[dim] = capacity
-            out = x.new_zeros(shape)
+            out = x.new_empty(shape)  # the part past `length` is never read
             out.narrow(dim, 0, self._length).copy_(x.narrow(dim, 0, self._length))
             return out
 
