@@ -2,8 +2,9 @@
 
 `q_proj/k_proj/v_proj` carry a bias iff `qkv_bias` (Qwen2); `o_proj` never does.
 The visibility mask is either given (shared by every layer when there is no past), replaced
-by `is_causal=True` (no padding, no past: the cheapest path), or built here from the layer's
-cache, whose length may differ from other layers'.
+by `is_causal=True` (no padding, no past: the cheapest path), replaced by causal attention
+on each row's span of real tokens (padding that leaves one run per row, no past), or built
+here from the layer's cache, whose length may differ from other layers'.
 
 `attention_probs` is the one place attention *weights* are computed: token reduction asks
 for a few query rows over all keys from this layer's own q/k projections (as PyramidDrop
