@@ -131,6 +131,10 @@ def test_train_config_checks_processor_and_split_turns() -> None:
     assert cfg.stages[0].split_turns and cfg.processor["image_placement"] == "after_text"
     with pytest.raises(ConfigError, match="image_placement"):
         TrainConfig.from_dict(_cfg(processor={"image_placement": "up"}))
+    with pytest.raises(ConfigError, match="init_from"):
+        TrainConfig.from_dict(
+            {**_cfg(processor={"image_placement": "after_text"}), "init_from": "runs/x"}
+        )
     with pytest.raises(ConfigError, match="unknown key"):
         TrainConfig.from_dict(_cfg(processor={"placement": "after_text"}))
     with pytest.raises(ConfigError, match="split_turns"):

@@ -139,6 +139,11 @@ class TrainConfig:
         if len(set(names)) != len(names):
             raise ConfigError(f"{where}: stage names must be unique, got {names}")
         proc = data.get("processor") or {}
+        if proc and data.get("init_from"):
+            raise ConfigError(
+                f"{where}: 'processor' has no effect with 'init_from' (the processor comes "
+                "from that folder); remove one of them"
+            )
         unknown = sorted(set(proc) - set(PROCESSOR_KEYS))
         if unknown:
             raise ConfigError(f"{where}: processor: unknown key(s) {unknown}; use {PROCESSOR_KEYS}")
