@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mllmkit.models.config import LMConfig
 from mllmkit.models.lm import DecoderLM
 from mllmkit.models.masks import contiguous_spans, position_ids_from_mask
+from mllmkit.models.presets import tiny_config
 
 
 def test_contiguous_spans() -> None:
@@ -22,14 +22,7 @@ def test_contiguous_spans() -> None:
 
 @pytest.mark.parametrize("side", ["left", "right"])
 def test_row_spans_equal_the_masked_path(side: str) -> None:
-    cfg = LMConfig(
-        vocab_size=50,
-        hidden_size=32,
-        num_layers=2,
-        num_heads=4,
-        num_kv_heads=2,
-        intermediate_size=64,
-    )
+    cfg = tiny_config(lm={"num_kv_heads": 2}).lm  # grouped-query: 4 heads, 2 kv heads
     torch.manual_seed(0)
     lm = DecoderLM(cfg).eval()
     lengths = [7, 3, 5]

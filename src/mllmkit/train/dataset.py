@@ -67,17 +67,21 @@ class ConversationDataset:
         self.rows: list[EncodedRow] = []
         self.report = EncodeReport()
         self._pixels = PixelCache(processor)
-        for path in files:
-            for row in read_conversations(path):
-                for conv in split_exchanges(row) if split_turns else [row]:
-                    self.report.rows += 1
-                    try:
-                        enc = processor.encode_conversation(conv, max_length=max_length)
-                    except SampleTooLongError:
-                        self.report.dropped += 1
-                        continue
-                    self.report.truncated += int(enc.truncated)
-                    self.rows.append(EncodedRow(enc, list(conv.images[: enc.n_images])))
+        samples = (
+            sample
+            for path in files
+            for row in read_conversations(path)
+            for sample in (split_exchanges(row) if split_turns else [row])
+        )
+        for conv in samples:
+            self.report.rows += 1
+            try:
+                enc = processor.encode_conversation(conv, max_length=max_length)
+            except SampleTooLongError:
+                self.report.dropped += 1
+                continue
+            self.report.truncated += int(enc.truncated)
+            self.rows.append(EncodedRow(enc, list(conv.images[: enc.n_images])))
         if not self.rows:
             raise DataError(f"{', '.join(map(str, files))}: no usable training rows")
 
