@@ -41,31 +41,16 @@ from common import write_result
 WARMUP_REQUESTS = 4
 
 
-# The demo model's shape (configs/demo.yaml), so a run without `--model` costs about what
-# serving the trained demo model costs; the weights are random.
-DEMO_VISION = {
-    "image_size": 96,
-    "patch_size": 16,
-    "hidden_size": 128,
-    "num_layers": 4,
-    "num_heads": 4,
-    "intermediate_size": 512,
-    "hidden_act": "gelu",
-    "keep_cls": True,
-    "stem": "conv",
-}
-DEMO_LM = {
-    "hidden_size": 192,
-    "num_layers": 4,
-    "num_heads": 4,
-    "num_kv_heads": 4,
-    "intermediate_size": 512,
-}
-
-
 def build_random_checkpoint(out: Path, texts: list[str]) -> Path:
-    """A demo-shaped random native checkpoint, for running without a trained model."""
+    """A random native checkpoint shaped like the packaged demo config (`configs/demo.yaml`),
+    so a run without `--model` costs about what serving the trained demo model costs."""
     import torch
+
+    from mllmkit.demo import default_config_path
+    from mllmkit.train.config import TrainConfig
+
+    demo = TrainConfig.from_yaml(default_config_path()).model
+    vision, lm = demo["vision"], demo["lm"]
 
     from mllmkit.data.image_transform import CLIP_MEAN, CLIP_STD
     from mllmkit.data.processor import Processor
@@ -73,17 +58,18 @@ def build_random_checkpoint(out: Path, texts: list[str]) -> Path:
     from mllmkit.models import MLLM, save_model, tiny_config
 
     tok = train_tokenizer(texts, vocab_size=768)
-    probe = Processor(tok, "mllmkit", DEMO_VISION["image_size"], CLIP_MEAN, CLIP_STD, 1)
+    probe = Processor(tok, "mllmkit", vision["image_size"], CLIP_MEAN, CLIP_STD, 1)
     cfg = tiny_config(
         vocab_size=len(tok),
         image_token_id=probe.image_token_id,
         pad_token_id=probe.pad_token_id,
         eos_token_id=probe.eos_token_id,
-        vision=DEMO_VISION,
-        lm=DEMO_LM,
+        vision=vision,
+        lm=lm,
+        connector=demo.get("connector", "mlp2x_gelu"),
     )
     proc = Processor(
-        tok, "mllmkit", DEMO_VISION["image_size"], CLIP_MEAN, CLIP_STD, cfg.image_tokens_per_image
+        tok, "mllmkit", vision["image_size"], CLIP_MEAN, CLIP_STD, cfg.image_tokens_per_image
     )
     torch.manual_seed(0)
     save_model(MLLM(cfg), out)
