@@ -44,7 +44,8 @@ def write_config(path: Path, world: Path, out: Path, steps: tuple[int, int] = (3
             {"name": "instruct", "data": ["train/instruct.jsonl"],
              "trainable": ["vision", "connector", "lm"],
              "lr": {"vision": 1e-4, "connector": 1e-3, "lm": 5e-4}, "steps": steps[1],
-             "batch_size": batch, "micro_batch_size": micro, "max_length": 256},
+             "batch_size": batch, "micro_batch_size": micro, "max_length": 256,
+             "group_by_length": True},
         ],
     }
     path.write_text(yaml.safe_dump(cfg))

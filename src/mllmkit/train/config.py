@@ -41,7 +41,9 @@ class StageConfig:
     `micro_batch_size` is what one process runs forward at once (gradient accumulation
     covers the rest). `objective` is what the stage learns from (`objectives.py`): `lm`
     (conversations) or `scene_cells` (the world's scene labels, vision tower only).
-    `split_turns` trains on every exchange of a conversation as its own sample.
+    `split_turns` trains on every exchange of a conversation as its own sample;
+    `group_by_length` batches samples of similar length together (`sampler.py`), which
+    cuts padding without changing which samples an epoch sees.
     """
 
     name: str
@@ -60,6 +62,8 @@ class StageConfig:
     objective: str = "lm"
     # `lm` only: every (user, assistant) exchange of a row becomes a sample of its own
     split_turns: bool = False
+    # `lm` only: batch samples of similar length together (less padding per step)
+    group_by_length: bool = False
 
     def __post_init__(self) -> None:
         where = f"stage '{self.name}'"
@@ -74,6 +78,8 @@ class StageConfig:
             )
         if self.split_turns and self.objective != "lm":
             raise ConfigError(f"{where}: 'split_turns' applies to objective 'lm' only")
+        if self.group_by_length and self.objective != "lm":
+            raise ConfigError(f"{where}: 'group_by_length' applies to objective 'lm' only")
         bad = [c for c in self.trainable if c not in COMPONENTS]
         if bad:
             raise ConfigError(

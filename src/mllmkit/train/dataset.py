@@ -96,6 +96,10 @@ class ConversationDataset:
         out["pixel_values"] = torch.stack(images) if images else None
         return out
 
+    def lengths(self) -> list[int]:
+        """Token length of every sample (image tokens included), for length grouping."""
+        return [len(r.encoded.input_ids) for r in self.rows]
+
     def loss_units(self, indices: list[int]) -> int:
         """What the loss of these rows is averaged over: their supervised tokens."""
         return self.supervised_tokens(indices)

@@ -157,7 +157,12 @@ def train(
                 f"truncated, {rep.dropped} dropped (too long); "
                 f"{stage.steps} steps of {stage.batch_size}",
             )
-            sampler = EpochSampler(len(dataset), seed=cfg.seed + 1000 * stage_index)
+            sampler = EpochSampler(
+                len(dataset),
+                seed=cfg.seed + 1000 * stage_index,
+                lengths=dataset.lengths() if stage.group_by_length else None,
+                batch_size=stage.batch_size,
+            )
             if stage.batch_size % info.world_size:
                 raise ValueError(
                     f"stage {stage.name}: batch_size {stage.batch_size} is not divisible "
