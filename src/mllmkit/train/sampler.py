@@ -8,7 +8,7 @@ With `lengths`, each epoch's permutation is grouped by length (as `transformers`
 `group_by_length` and LLaVA's length-grouped sampler do): it is cut into chunks of
 `group_batches` batches, each chunk is sorted by sample length and cut into batches, and
 the full batches of a chunk are shuffled. A batch then holds samples of similar length, so
-right-padding wastes little compute (on the world's conversations, ~28% of a batch's
+right-padding wastes little compute (on the world's conversations, ~27% of a batch's
 tokens were padding), while which samples meet in an epoch stays random.
 """
 
