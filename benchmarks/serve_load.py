@@ -46,31 +46,26 @@ def build_random_checkpoint(out: Path, texts: list[str]) -> Path:
     so a run without `--model` costs about what serving the trained demo model costs."""
     import torch
 
-    from mllmkit.demo import default_config_path
-    from mllmkit.train.config import TrainConfig
-
-    demo = TrainConfig.from_yaml(default_config_path()).model
-    vision, lm = demo["vision"], demo["lm"]
-
     from mllmkit.data.image_transform import CLIP_MEAN, CLIP_STD
     from mllmkit.data.processor import Processor
     from mllmkit.data.tokenizer import train_tokenizer
-    from mllmkit.models import MLLM, save_model, tiny_config
+    from mllmkit.demo import default_config_path
+    from mllmkit.models import MLLM, save_model
+    from mllmkit.train.build import model_config
+    from mllmkit.train.config import TrainConfig
 
-    tok = train_tokenizer(texts, vocab_size=768)
-    probe = Processor(tok, "mllmkit", vision["image_size"], CLIP_MEAN, CLIP_STD, 1)
-    cfg = tiny_config(
+    demo = TrainConfig.from_yaml(default_config_path())
+    tok = train_tokenizer(texts, vocab_size=demo.tokenizer.vocab_size)
+    image_size = demo.model["vision"]["image_size"]
+    probe = Processor(tok, "mllmkit", image_size, CLIP_MEAN, CLIP_STD, 1)
+    cfg = model_config(
+        demo.model,
         vocab_size=len(tok),
         image_token_id=probe.image_token_id,
         pad_token_id=probe.pad_token_id,
         eos_token_id=probe.eos_token_id,
-        vision=vision,
-        lm=lm,
-        connector=demo.get("connector", "mlp2x_gelu"),
     )
-    proc = Processor(
-        tok, "mllmkit", vision["image_size"], CLIP_MEAN, CLIP_STD, cfg.image_tokens_per_image
-    )
+    proc = Processor(tok, "mllmkit", image_size, CLIP_MEAN, CLIP_STD, cfg.image_tokens_per_image)
     torch.manual_seed(0)
     save_model(MLLM(cfg), out)
     proc.save_pretrained(out)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mllmkit.models import MLLM
-from mllmkit.models.config import LMConfig, MLLMConfig, VisionConfig
+from mllmkit.train.build import model_config
 from mllmkit.train.config import TrainConfig
 
 CONFIGS = sorted(
@@ -27,15 +27,8 @@ def test_config_parses_and_its_model_builds(path: Path) -> None:
     assert cfg.stages
     if cfg.init_from:  # the model comes from that folder
         return
-    m = dict(cfg.model)
-    config = MLLMConfig(
-        vision=VisionConfig.from_dict(m.pop("vision", {})),
-        lm=LMConfig.from_dict({**m.pop("lm", {}), "vocab_size": 64}),
-        connector=m.pop("connector", "mlp2x_gelu"),
-        image_token_id=3,
-        pad_token_id=0,
-        eos_token_id=1,
-        **m,
+    config = model_config(
+        cfg.model, vocab_size=64, image_token_id=3, pad_token_id=0, eos_token_id=1
     )
     model = MLLM(config, init_std=cfg.init_std)
     assert model.image_tokens_per_image > 0

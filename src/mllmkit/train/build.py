@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -32,6 +33,28 @@ def corpus_texts(cfg: TrainConfig) -> list[str]:
     return texts
 
 
+def model_config(
+    model: dict[str, Any],
+    *,
+    vocab_size: int,
+    image_token_id: int,
+    pad_token_id: int,
+    eos_token_id: int,
+) -> MLLMConfig:
+    """The `MLLMConfig` a train config's `model` section describes, for a tokenizer of
+    `vocab_size` with these special ids (the section itself names no token ids)."""
+    m = dict(model)
+    return MLLMConfig(
+        vision=VisionConfig.from_dict(m.pop("vision", {})),
+        lm=LMConfig.from_dict({**m.pop("lm", {}), "vocab_size": vocab_size}),
+        connector=m.pop("connector", "mlp2x_gelu"),
+        image_token_id=image_token_id,
+        pad_token_id=pad_token_id,
+        eos_token_id=eos_token_id,
+        **m,
+    )
+
+
 def build_processor(cfg: TrainConfig, out: Path, is_main: bool) -> Processor:
     """The processor: from `init_from`, from a tokenizer folder, or trained on the data.
 
@@ -49,20 +72,14 @@ def build_processor(cfg: TrainConfig, out: Path, is_main: bool) -> Processor:
         tokenizer = train_tokenizer(corpus_texts(cfg), cfg.tokenizer.vocab_size, out_dir=tok_dir)
     else:
         raise RuntimeError("tokenizer not ready: the main process must build it first")
-    vision = VisionConfig.from_dict(cfg.model.get("vision", {}))
-    probe = MLLMConfig(
-        vision=vision,
-        lm=LMConfig(vocab_size=len(tokenizer)),
-        connector=cfg.model.get("connector", "mlp2x_gelu"),
-        image_token_id=0,
-        pad_token_id=0,
-        eos_token_id=0,
+    probe = model_config(
+        cfg.model, vocab_size=len(tokenizer), image_token_id=0, pad_token_id=0, eos_token_id=0
     )
     p = cfg.processor
     return Processor(
         tokenizer=tokenizer,
         template=TEMPLATES[p.get("template", "mllmkit")],
-        image_size=vision.image_size,
+        image_size=probe.vision.image_size,
         image_mean=tuple(p.get("image_mean", DEFAULT_MEAN)),
         image_std=tuple(p.get("image_std", DEFAULT_STD)),
         image_tokens_per_image=probe.image_tokens_per_image,
@@ -75,17 +92,12 @@ def build_model(cfg: TrainConfig, processor: Processor) -> MLLM:
     if cfg.init_from:
         return load_model(cfg.init_from)
     torch.manual_seed(cfg.seed)
-    m = dict(cfg.model)
-    lm = dict(m.get("lm", {}))
-    lm["vocab_size"] = len(processor.tokenizer)
-    config = MLLMConfig(
-        vision=VisionConfig.from_dict(m.get("vision", {})),
-        lm=LMConfig.from_dict(lm),
-        connector=m.get("connector", "mlp2x_gelu"),
+    config = model_config(
+        cfg.model,
+        vocab_size=len(processor.tokenizer),
         image_token_id=processor.image_token_id,
         pad_token_id=processor.pad_token_id,
         eos_token_id=processor.eos_token_id,
-        **{k: v for k, v in m.items() if k not in ("vision", "lm", "connector")},
     )
     if config.image_tokens_per_image != processor.image_tokens_per_image:
         raise ValueError(
