@@ -78,15 +78,22 @@ def test_rerunning_a_finished_run_keeps_its_weights(world: Path, tmp_path: Path)
 
 
 @pytest.mark.slow
-def test_kill_and_resume_is_exact(world: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("frozen_vision", [False, True], ids=["tower-trained", "tower-cached"])
+def test_kill_and_resume_is_exact(world: Path, tmp_path: Path, frozen_vision: bool) -> None:
+    """With `frozen_vision` the run is killed inside a stage that caches the tower's output:
+    the resumed run must refill the cache with the very same values."""
     straight = tmp_path / "straight"
-    cfg_a = write_config(tmp_path / "a.yaml", world, straight, steps=(3, 5))
+    cfg_a = write_config(
+        tmp_path / "a.yaml", world, straight, steps=(3, 5), frozen_vision=frozen_vision
+    )
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "mllmkit.train"]
     subprocess.run([*cmd, str(cfg_a)], check=True, env=env, capture_output=True)
 
     resumed = tmp_path / "resumed"
-    cfg_b = write_config(tmp_path / "b.yaml", world, resumed, steps=(3, 5))
+    cfg_b = write_config(
+        tmp_path / "b.yaml", world, resumed, steps=(3, 5), frozen_vision=frozen_vision
+    )
     proc = subprocess.Popen([*cmd, str(cfg_b)], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     # kill -9 once at least half of the 8 steps are checkpointed (mid instruct stage)

@@ -26,7 +26,9 @@ def make_world(root: Path, n_train: int = 40, n_test: int = 8) -> Path:
 
 
 def write_config(path: Path, world: Path, out: Path, steps: tuple[int, int] = (3, 3),
-                 batch: int = 4, micro: int = 2, every: int = 1) -> Path:
+                 batch: int = 4, micro: int = 2, every: int = 1,
+                 frozen_vision: bool = False) -> Path:
+    """`frozen_vision`: the instruct stage keeps the tower frozen and caches its output."""
     cfg = {
         "seed": 1,
         "out": str(out),
@@ -48,5 +50,10 @@ def write_config(path: Path, world: Path, out: Path, steps: tuple[int, int] = (3
              "group_by_length": True},
         ],
     }
+    if frozen_vision:
+        stage = cfg["stages"][1]
+        stage["trainable"] = ["connector", "lm"]
+        stage["lr"] = {"connector": 1e-3, "lm": 5e-4}
+        stage["cache_vision_features"] = True
     path.write_text(yaml.safe_dump(cfg))
     return path

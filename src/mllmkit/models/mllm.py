@@ -100,44 +100,73 @@ class MLLM(nn.Module):
         if position is not None:
             position.normal_(0.0, std, generator=gen)
 
-    def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """[N, C, H, W] -> [N, image_tokens_per_image, lm hidden]."""
-        return self.multi_modal_projector.project(self.vision_tower(pixel_values))
+    def encode_images(
+        self, pixel_values: torch.Tensor | None, image_features: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """[N, C, H, W] -> [N, image_tokens_per_image, lm hidden]. `image_features` (the
+        vision tower's output [N, T, vision hidden] for those images) skips the tower."""
+        if image_features is None:
+            image_features = self.vision_tower(pixel_values)
+        return self.multi_modal_projector.project(image_features)
 
     def embed_inputs(
-        self, input_ids: torch.Tensor, pixel_values: torch.Tensor | None = None
+        self,
+        input_ids: torch.Tensor,
+        pixel_values: torch.Tensor | None = None,
+        image_features: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Token embeddings with image features scattered into the image-token positions."""
-        return self.embed_and_select(input_ids, pixel_values)[0]
+        return self.embed_and_select(input_ids, pixel_values, image_features=image_features)[0]
+
+    def _check_image_features(self, image_features: torch.Tensor) -> None:
+        v = self.config.vision
+        want = [v.num_feature_tokens, v.hidden_size]
+        if image_features.dim() != 3 or list(image_features.shape[1:]) != want:
+            raise ValueError(
+                f"image_features must be the vision tower's output [N, {want[0]}, {want[1]}]; "
+                f"got {list(image_features.shape)}"
+            )
 
     def embed_and_select(
         self,
         input_ids: torch.Tensor,
         pixel_values: torch.Tensor | None = None,
         reduction: Any = None,
+        *,
+        image_features: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
         """Embeddings as `embed_inputs`, plus the per-sample sequence indices to keep when
         `reduction.after_connector` selects image tokens next to the vision tower (None:
-        keep all). The strategy may also rewrite features (e.g. merged tokens)."""
+        keep all). The strategy may also rewrite features (e.g. merged tokens).
+
+        `image_features` replaces `pixel_values` by the tower's output for those images: a
+        training stage with a frozen tower computes it once per image and reuses it."""
         if input_ids.dim() != 2:
             raise ValueError(f"input_ids must be [batch, length]; got {list(input_ids.shape)}")
+        if image_features is not None:
+            if pixel_values is not None:
+                raise ValueError("give pixel_values or image_features, not both")
+            if reduction is not None:
+                raise ValueError("token reduction runs the vision tower: give pixel_values")
+            self._check_image_features(image_features)
         embeds = self.language_model.embed_tokens(input_ids)
         is_image = input_ids == self.config.image_token_id
         n_pos = int(is_image.sum())
-        n_img = 0 if pixel_values is None else int(pixel_values.shape[0])
+        images = pixel_values if image_features is None else image_features
+        n_img = 0 if images is None else int(images.shape[0])
         per = self.image_tokens_per_image
         if n_pos != n_img * per:
             rows = is_image.sum(dim=1).tolist()
             raise ValueError(
                 f"input_ids hold {n_pos} image-token positions (id {self.config.image_token_id}; "
-                f"per row: {rows}) but pixel_values holds {n_img} image(s) x {per} tokens per "
+                f"per row: {rows}) but the batch holds {n_img} image(s) x {per} tokens per "
                 f"image = {n_img * per}; each <image> must expand to exactly {per} image tokens"
             )
         if n_img == 0:
             return embeds, None
         hook = getattr(reduction, "after_connector", None)
         if hook is None:
-            features = self.encode_images(pixel_values).to(embeds.dtype)  # type: ignore[arg-type]
+            features = self.encode_images(pixel_values, image_features).to(embeds.dtype)
             return embeds.masked_scatter(is_image[..., None], features), None
         want_cls = bool(getattr(reduction, "needs_class_attention", False))
         vis, cls_attn = self.vision_tower.features_and_class_attention(
@@ -166,14 +195,17 @@ class MLLM(nn.Module):
         position_ids: torch.Tensor | None = None,
         output_index: torch.Tensor | None = None,
         reduction: Any = None,
+        image_features: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Final-norm hidden states [B, T, D] of the language model ([B, K, D] at
         `output_index` [B, K] if given; see `DecoderLM.forward`). `reduction` is a token
         reduction strategy (`mllmkit.infer.reduce`), applied only at prefill."""
         if reduction is None:
-            embeds = self.embed_inputs(input_ids, pixel_values)
+            embeds = self.embed_inputs(input_ids, pixel_values, image_features)
             return self.language_model(embeds, position_ids, attention_mask, cache, output_index)
-        embeds, keep = self.embed_and_select(input_ids, pixel_values, reduction)
+        embeds, keep = self.embed_and_select(
+            input_ids, pixel_values, reduction, image_features=image_features
+        )
         return self.language_model(
             embeds,
             position_ids,
@@ -197,6 +229,7 @@ class MLLM(nn.Module):
         position_ids: torch.Tensor | None = None,
         return_logits: bool = True,
         reduction: Any = None,
+        image_features: torch.Tensor | None = None,
     ) -> MLLMOutput:
         """Logits (all positions, or the last `num_logits_to_keep`) and optional loss.
 
@@ -207,6 +240,7 @@ class MLLM(nn.Module):
         `cache` is filled in place and returned. `reduction` (inference only) is a visual-token
         reduction strategy applied at prefill (see `mllmkit.infer.reduce`); ask for the last
         `num_logits_to_keep` positions then (all logits would cover only the kept tokens).
+        `image_features` (the vision tower's output) may stand in for `pixel_values`.
         """
         if reduction is not None and labels is not None:
             raise ValueError("token reduction is an inference feature; it cannot take labels")
@@ -220,7 +254,13 @@ class MLLM(nn.Module):
             keep = targets != IGNORE_INDEX
             index, valid = selected_positions(keep)
             hidden = self.hidden_states(
-                input_ids, pixel_values, attention_mask, cache, position_ids, output_index=index
+                input_ids,
+                pixel_values,
+                attention_mask,
+                cache,
+                position_ids,
+                output_index=index,
+                image_features=image_features,
             )
             loss, n = self._loss(lm.logits(hidden[valid]), targets[keep])
             return MLLMOutput(logits=None, loss=loss, cache=cache, num_loss_tokens=n)
@@ -239,6 +279,7 @@ class MLLM(nn.Module):
             position_ids,
             output_index=index,
             reduction=reduction,
+            image_features=image_features,
         )
         logits = None
         if return_logits:

@@ -43,7 +43,9 @@ class StageConfig:
     (conversations) or `scene_cells` (the world's scene labels, vision tower only).
     `split_turns` trains on every exchange of a conversation as its own sample;
     `group_by_length` batches samples of similar length together (`sampler.py`), which
-    cuts padding without changing which samples an epoch sees.
+    cuts padding without changing which samples an epoch sees. `cache_vision_features`
+    runs a frozen vision tower once per image file and reuses its output
+    (`feature_cache.py`): faster when images repeat, at the cost of memory per image.
     """
 
     name: str
@@ -64,6 +66,8 @@ class StageConfig:
     split_turns: bool = False
     # `lm` only: batch samples of similar length together (less padding per step)
     group_by_length: bool = False
+    # `lm` only, vision frozen: keep the tower's output per image file instead of rerunning it
+    cache_vision_features: bool = False
 
     def __post_init__(self) -> None:
         where = f"stage '{self.name}'"
@@ -80,6 +84,11 @@ class StageConfig:
             raise ConfigError(f"{where}: 'split_turns' applies to objective 'lm' only")
         if self.group_by_length and self.objective != "lm":
             raise ConfigError(f"{where}: 'group_by_length' applies to objective 'lm' only")
+        if self.cache_vision_features and (self.objective != "lm" or "vision" in self.trainable):
+            raise ConfigError(
+                f"{where}: 'cache_vision_features' needs objective 'lm' with a frozen vision "
+                f"tower (trainable: {self.trainable})"
+            )
         bad = [c for c in self.trainable if c not in COMPONENTS]
         if bad:
             raise ConfigError(

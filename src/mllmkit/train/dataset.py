@@ -7,6 +7,7 @@ keeps the step loop free of tokenisation; images are preprocessed on first use a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,17 +68,16 @@ class ConversationDataset:
         self.rows: list[EncodedRow] = []
         self.report = EncodeReport()
         self._pixels = PixelCache(processor)
-        samples = (
+        samples = [
             sample
             for path in files
             for row in read_conversations(path)
             for sample in (split_exchanges(row) if split_turns else [row])
-        )
-        for conv in samples:
+        ]
+        encoded = processor.encode_conversations(samples, max_length=max_length)
+        for conv, enc in zip(samples, encoded, strict=True):
             self.report.rows += 1
-            try:
-                enc = processor.encode_conversation(conv, max_length=max_length)
-            except SampleTooLongError:
+            if isinstance(enc, SampleTooLongError):
                 self.report.dropped += 1
                 continue
             self.report.truncated += int(enc.truncated)
@@ -88,12 +88,20 @@ class ConversationDataset:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def batch(self, indices: list[int]) -> dict[str, torch.Tensor]:
-        """Collate rows into right-padded tensors plus every image in order of appearance."""
+    def batch(
+        self, indices: list[int], features: Callable[[Path], torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Collate rows into right-padded tensors plus every image in order of appearance:
+        as `pixel_values`, or as `image_features` (the vision tower's output per image file,
+        from `features`, e.g. a `VisionFeatureCache`)."""
         rows = [self.rows[i] for i in indices]
         out = collate_train([r.encoded for r in rows], self.processor.pad_token_id)
-        images = [self._pixels(p) for r in rows for p in r.images]
-        out["pixel_values"] = torch.stack(images) if images else None
+        paths = [p for r in rows for p in r.images]
+        if features is not None:
+            out["image_features"] = torch.stack([features(p) for p in paths]) if paths else None
+        else:
+            images = [self._pixels(p) for p in paths]
+            out["pixel_values"] = torch.stack(images) if images else None
         return out
 
     def lengths(self) -> list[int]:

@@ -16,6 +16,7 @@ def token_loss_sum(model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, i
     out = model(
         input_ids=batch["input_ids"],
         pixel_values=batch.get("pixel_values"),
+        image_features=batch.get("image_features"),
         attention_mask=batch["attention_mask"],
         labels=batch["labels"],
         return_logits=False,

@@ -37,6 +37,7 @@ from mllmkit.train.distributed import (
     shutdown,
     sync_gradients,
 )
+from mllmkit.train.feature_cache import VisionFeatureCache
 from mllmkit.train.objectives import OBJECTIVES
 from mllmkit.train.progress import MetricsLog, make_progress, plot_loss
 from mllmkit.train.sampler import EpochSampler
@@ -169,6 +170,12 @@ def train(
                     f"by {info.world_size} processes"
                 )
             model.train()
+            # built after any checkpoint is loaded: it must hold this stage's tower output
+            features = (
+                VisionFeatureCache(model.vision_tower, processor)
+                if stage.cache_vision_features
+                else None
+            )
             t_last, tok_since = time.perf_counter(), 0
             while state.stage_step < stage.steps:
                 mult = cosine_with_warmup(
@@ -180,7 +187,10 @@ def train(
                 mine = _rank_share(global_idx, info)
                 loss_sum = torch.zeros(())
                 for i in range(0, len(mine), stage.micro_batch_size):
-                    batch = dataset.batch(mine[i : i + stage.micro_batch_size])
+                    part = mine[i : i + stage.micro_batch_size]
+                    batch = (
+                        dataset.batch(part) if features is None else dataset.batch(part, features)
+                    )
                     tok_since += _tokens(model, batch)
                     s, _ = objective.loss_sum(model, head, batch)
                     (s / max(n_global, 1)).backward()
