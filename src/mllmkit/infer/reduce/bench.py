@@ -189,10 +189,15 @@ def run_reduce_benchmark(
         depth = int(cfg["lm"]["num_layers"])
     specs = specs or default_specs(depth)
     accuracy: dict[str, dict[str, Any]] = {}
+    skipped: dict[str, str] = {}
     if model_dir is not None:
         if data_dir is None:
             raise ValueError("--model needs --data (the world benchmark folder)")
-        accuracy = evaluate_specs(Path(model_dir), Path(data_dir), work_dir, specs, task, limit)
+        skipped = unsupported_specs(Path(model_dir), specs)
+        for spec, why in skipped.items():
+            log.warning("accuracy of %s not measured: %s", spec, why)
+        runnable = [s for s in specs if s not in skipped]
+        accuracy = evaluate_specs(Path(model_dir), Path(data_dir), work_dir, runnable, task, limit)
     log.info("timing %d specs on the %d-token geometry", len(specs), _tokens(geo))
     timing = time_specs(specs, geo)
     full_acc = accuracy.get("none", {}).get("accuracy")
@@ -216,8 +221,25 @@ def run_reduce_benchmark(
                 "timing_prefill_s": round(t["prefill_s"], 5),
             }
         )
+        if spec in skipped:
+            rows[-1]["note"] = f"not run on the checkpoint: {skipped[spec]}"
     write_results(results_dir, rows, command, geo)
     return rows
+
+
+def unsupported_specs(model_dir: Path, specs: list[str]) -> dict[str, str]:
+    """Specs the checkpoint cannot run (e.g. VisionZip behind a connector that merges
+    patches), each with the strategy's own reason: the table keeps their timing row."""
+    from mllmkit.models.io import read_config
+
+    cfg = read_config(model_dir)
+    out = {}
+    for spec in specs:
+        try:
+            parse_reduction(spec).check(cfg)
+        except ValueError as exc:
+            out[spec] = str(exc)
+    return out
 
 
 def _tokens(geo: TimingGeometry) -> int:
@@ -254,6 +276,9 @@ def write_results(
         "same process."
     )
     md = "# Visual-token reduction\n\n" + note + "\n\n" + table(rows) + "\n"
+    notes = [f"- `{r['strategy']}`: {r['note']}" for r in rows if r.get("note")]
+    if notes:
+        md += "\n" + "\n".join(notes) + "\n"
     if command:
         md += f"\nReproduce: `{command}`\n"
     (results_dir / "reduce.md").write_text(md)
