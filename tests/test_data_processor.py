@@ -301,3 +301,19 @@ def test_from_pretrained_errors(tmp_path: Path, processor: Processor) -> None:
     path.write_text("{ not json")
     with pytest.raises(DataError, match="malformed JSON"):
         Processor.from_pretrained(tmp_path)
+
+
+def test_batch_encoding_equals_row_by_row(processor: Processor) -> None:
+    """`encode_conversations` (one tokenizer call for many rows) gives each row exactly what
+    `encode_conversation` gives it alone; a row too long to keep comes back as its error."""
+    rows = [_conv(), _conv(images=2, answers=("A square.", "2", "no")), _conv(images=0)]
+    long_row = Conversation(
+        "row2",
+        [Path("0.png")],
+        [Turn("user", "<image>\n" + "What colour is the circle? " * 20), Turn("assistant", "red")],
+        "train.jsonl:10",
+    )
+    alone = [processor.encode_conversation(r, max_length=64) for r in rows]
+    batch = processor.encode_conversations([rows[0], long_row, rows[1], rows[2]], max_length=64)
+    assert isinstance(batch[1], SampleTooLongError) and "row2" in str(batch[1])
+    assert [batch[0], batch[2], batch[3]] == alone

@@ -18,7 +18,7 @@ CONFIGS = sorted(
 
 def test_the_demo_configs_are_packaged() -> None:
     names = {p.name for p in CONFIGS}
-    assert {"demo.yaml", "demo_question_first.yaml", "judge.yaml"} <= names
+    assert {"demo.yaml", "demo_image_first.yaml", "judge.yaml"} <= names
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)

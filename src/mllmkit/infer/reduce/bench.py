@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,9 @@ def evaluate_specs(
     for spec in specs:
         backend = NativeBackend(model_dir, reduction=spec)  # "none" too: same accounting
         slug = spec.replace(":", "_").replace(",", "_").replace("=", "").replace("/", "-")
+        # from nothing: the FLOPs / KV figures are summed over the requests the backend
+        # runs, and answers cached by an earlier run would leave them empty
+        shutil.rmtree(work / slug, ignore_errors=True)
         metrics = evaluate(backend, task, work / slug, limit=limit, data_dir=data_dir)
         _, acc = headline(metrics["tasks"][task])
         summary = backend.reduction_summary()
@@ -205,6 +209,9 @@ def run_reduce_benchmark(
     for spec in specs:
         acc = accuracy.get(spec, {}).get("accuracy")
         t = timing[spec]
+        # FLOPs % / KV MB describe the checkpoint's requests; without a checkpoint, the timing
+        # model's; a spec the checkpoint cannot run has none (never the other model's figure)
+        own = accuracy.get(spec, {}) if model_dir is not None else t
         rows.append(
             {
                 "strategy": spec,
@@ -213,9 +220,9 @@ def run_reduce_benchmark(
                 "accuracy_pct_of_full": (
                     None if acc is None or not full_acc else round(100 * acc / full_acc, 2)
                 ),
-                "flops_pct": round(accuracy.get(spec, {}).get("flops_pct", t["flops_pct"]), 2),
+                "flops_pct": _round(own.get("flops_pct"), 2),
                 "prefill_speedup": round(t["prefill_speedup"], 3),
-                "kv_mb": round(accuracy.get(spec, {}).get("kv_mb", t["kv_mb"]), 4),
+                "kv_mb": _round(own.get("kv_mb"), 4),
                 "timing_flops_pct": round(t["flops_pct"], 2),
                 "timing_kv_mb": round(t["kv_mb"], 3),
                 "timing_prefill_s": round(t["prefill_s"], 5),
@@ -242,6 +249,10 @@ def unsupported_specs(model_dir: Path, specs: list[str]) -> dict[str, str]:
     return out
 
 
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
 def _tokens(geo: TimingGeometry) -> int:
     return (geo.image_size // geo.patch_size) ** 2
 
@@ -251,14 +262,16 @@ def table(rows: list[dict[str, Any]]) -> str:
         return "-" if v is None else spec.format(v)
 
     lines = [
-        "| strategy | keep | accuracy | % of full | FLOPs % | prefill speedup | KV MB |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| strategy | keep | accuracy | % of full | FLOPs % | KV MB | timing FLOPs % "
+        "| prefill speedup |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         lines.append(
             f"| `{r['strategy']}` | {r['keep']:g} | {fmt(r['accuracy'])} "
-            f"| {fmt(r['accuracy_pct_of_full'], '{:.1f}')} | {r['flops_pct']:.1f} "
-            f"| {r['prefill_speedup']:.2f}× | {r['kv_mb']:.3f} |"
+            f"| {fmt(r['accuracy_pct_of_full'], '{:.1f}')} | {fmt(r['flops_pct'], '{:.1f}')} "
+            f"| {fmt(r['kv_mb'], '{:.3f}')} | {fmt(r.get('timing_flops_pct'), '{:.1f}')} "
+            f"| {r['prefill_speedup']:.2f}× |"
         )
     return "\n".join(lines)
 
@@ -271,9 +284,9 @@ def write_results(
     (results_dir / "reduce.json").write_text(json.dumps(data, indent=2) + "\n")
     note = (
         f"Accuracy, FLOPs % and KV MB: the evaluated checkpoint (analytic, mean per request). "
-        f"Prefill speedup: a random model with {_tokens(geo)} visual tokens, width "
-        f"{geo.hidden_size}, {geo.num_layers} layers, warm median of {geo.repeats}, "
-        "same process."
+        f"Timing FLOPs % and prefill speedup: a random model with {_tokens(geo)} visual "
+        f"tokens, width {geo.hidden_size}, {geo.num_layers} layers (analytic; warm median of "
+        f"{geo.repeats}, same process)."
     )
     md = "# Visual-token reduction\n\n" + note + "\n\n" + table(rows) + "\n"
     notes = [f"- `{r['strategy']}`: {r['note']}" for r in rows if r.get("note")]
@@ -297,10 +310,13 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     for r in rows:
         by_name.setdefault(r["strategy"].split(":")[0], []).append(r)
     for name, rs in by_name.items():
-        rs = sorted(rs, key=lambda r: r["flops_pct"])
-        acc = [r["accuracy_pct_of_full"] or r["accuracy"] for r in rs]
-        if any(a is not None for a in acc):
-            ax1.plot([r["flops_pct"] for r in rs], acc, "o-", label=name)
+        measured = sorted(
+            (r for r in rs if r["flops_pct"] is not None and r["accuracy"] is not None),
+            key=lambda r: r["flops_pct"],
+        )
+        if measured:
+            acc = [r["accuracy_pct_of_full"] or r["accuracy"] for r in measured]
+            ax1.plot([r["flops_pct"] for r in measured], acc, "o-", label=name)
         ax2.plot([r["keep"] for r in rs], [r["prefill_speedup"] for r in rs], "o-", label=name)
     ax1.set_xlabel("prefill FLOPs (% of full)")
     ax1.set_ylabel("accuracy (% of full)")
