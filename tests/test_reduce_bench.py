@@ -80,14 +80,14 @@ def test_specs_a_checkpoint_cannot_run_are_named_not_fatal(tmp_path: Path) -> No
     """Behind `pixel_shuffle` (4 patches -> 1 token) VisionZip cannot pick patches: the
     benchmark skips its accuracy with the strategy's own reason and still times it."""
     from mllmkit.infer.reduce.bench import unsupported_specs
-    from mllmkit.models.io import save_model
+    from mllmkit.models.io import read_config, save_model
 
     model = MLLM(tiny_config(connector="pixel_shuffle", vision={"keep_cls": False}), seed=0)
     save_model(model, tmp_path / "ckpt")
     specs = default_specs(2)
-    skipped = unsupported_specs(tmp_path / "ckpt", specs)
+    skipped = unsupported_specs(read_config(tmp_path / "ckpt"), specs)
     assert sorted(skipped) == sorted(s for s in specs if s.startswith("visionzip:"))
     assert all("one to one" in why for why in skipped.values())
     model = MLLM(tiny_config(), seed=0)
     save_model(model, tmp_path / "plain")
-    assert unsupported_specs(tmp_path / "plain", specs) == {}
+    assert unsupported_specs(read_config(tmp_path / "plain"), specs) == {}

@@ -171,7 +171,7 @@ class Processor:
         comes back as its `SampleTooLongError` (the caller decides whether to skip it); any
         other problem raises, naming the row.
         """
-        prepared = [self._prepare(conv) for conv in convs]
+        prepared = [(conv, *self._prepare(conv)) for conv in convs]
         out: list[Encoded | SampleTooLongError] = []
         chunk = 2048
         for start in range(0, len(prepared), chunk):
@@ -197,8 +197,8 @@ class Processor:
                     out.append(exc)
         return out
 
-    def _prepare(self, conv: Conversation) -> tuple[Conversation, str, list[tuple[int, int]]]:
-        """Check a row's turns and render it: (row, text, supervised character spans)."""
+    def _prepare(self, conv: Conversation) -> tuple[str, list[tuple[int, int]]]:
+        """Check a row's turns and render it: (text, supervised character spans)."""
         self._check_turns(conv.turns, self._where(conv))
         turns = place_images(conv.turns, self.image_placement)
         text = self.template.render(turns)
@@ -210,7 +210,7 @@ class Processor:
                 field="conversations",
                 **self._where(conv),
             )
-        return conv, text, targets
+        return text, targets
 
     @staticmethod
     def _where(conv: Conversation) -> dict[str, Any]:

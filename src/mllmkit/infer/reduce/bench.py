@@ -22,6 +22,7 @@ from typing import Any
 
 from mllmkit.infer.reduce.base import Strategy
 from mllmkit.infer.reduce.registry import parse_reduction
+from mllmkit.models.config import MLLMConfig
 
 log = logging.getLogger(__name__)
 
@@ -186,18 +187,17 @@ def run_reduce_benchmark(
 ) -> list[dict[str, Any]]:
     """Run both measurements, write `reduce.json` / `reduce.md` / `reduce.png` to
     `results_dir`, return the rows. Without a model only the timing part runs."""
+    from mllmkit.models.io import read_config
+
     geo = geometry or TimingGeometry()
-    depth = geo.num_layers
-    if model_dir is not None:
-        cfg = json.loads((Path(model_dir) / "config.json").read_text())
-        depth = int(cfg["lm"]["num_layers"])
-    specs = specs or default_specs(depth)
+    cfg = None if model_dir is None else read_config(model_dir)
+    specs = specs or default_specs(geo.num_layers if cfg is None else cfg.lm.num_layers)
     accuracy: dict[str, dict[str, Any]] = {}
     skipped: dict[str, str] = {}
-    if model_dir is not None:
+    if model_dir is not None and cfg is not None:
         if data_dir is None:
             raise ValueError("--model needs --data (the world benchmark folder)")
-        skipped = unsupported_specs(Path(model_dir), specs)
+        skipped = unsupported_specs(cfg, specs)
         for spec, why in skipped.items():
             log.warning("accuracy of %s not measured: %s", spec, why)
         runnable = [s for s in specs if s not in skipped]
@@ -234,12 +234,9 @@ def run_reduce_benchmark(
     return rows
 
 
-def unsupported_specs(model_dir: Path, specs: list[str]) -> dict[str, str]:
-    """Specs the checkpoint cannot run (e.g. VisionZip behind a connector that merges
-    patches), each with the strategy's own reason: the table keeps their timing row."""
-    from mllmkit.models.io import read_config
-
-    cfg = read_config(model_dir)
+def unsupported_specs(cfg: MLLMConfig, specs: list[str]) -> dict[str, str]:
+    """Specs a model of config `cfg` cannot run (e.g. VisionZip behind a connector that
+    merges patches), each with the strategy's own reason: the table keeps their timing row."""
     out = {}
     for spec in specs:
         try:
