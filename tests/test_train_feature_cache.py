@@ -91,6 +91,34 @@ def test_cache_encodes_each_file_once_and_alone(world: Path) -> None:
         VisionFeatureCache(model.vision_tower, proc)
 
 
+def test_fill_encodes_in_chunks_once_and_deterministically(world: Path) -> None:
+    from mllmkit.data.images import load_image
+    from mllmkit.train.feature_cache import VisionFeatureCache
+
+    model = _model()
+    model.vision_tower.requires_grad_(False)
+    proc = _processor(world)
+    paths = sorted((world / "train" / "images").glob("*.png"))[:5]
+    cache = VisionFeatureCache(model.vision_tower, proc)
+    seen: list[tuple[int, int]] = []
+    n = cache.fill(reversed(paths + paths[:2]), chunk_size=2,
+                   on_chunk=lambda d, t: seen.append((d, t)))
+    assert n == 5
+    assert seen == [(2, 5), (4, 5), (5, 5)] and len(cache) == 5
+    held = [cache(p) for p in paths]
+    assert cache.fill(paths) == 0
+    assert all(cache(p) is h for p, h in zip(paths, held, strict=True))
+    with torch.no_grad():
+        alone = model.vision_tower(proc.preprocess_images([load_image(paths[3])]))[0]
+    torch.testing.assert_close(held[3], alone, atol=1e-5, rtol=1e-5)  # batched: rounding only
+    other = VisionFeatureCache(model.vision_tower, proc)
+    other.fill(paths, chunk_size=2)
+    for p, h in zip(paths, held, strict=True):  # same list and chunks: same bits
+        assert torch.equal(other(p), h)
+    with pytest.raises(ValueError, match="chunk_size"):
+        cache.fill(paths, chunk_size=0)
+
+
 def _processor(world: Path):  # type: ignore[no-untyped-def]
     """The tiny world's processor (its tokenizer trained on the fly)."""
     from mllmkit.train.build import build_processor

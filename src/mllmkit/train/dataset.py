@@ -104,6 +104,10 @@ class ConversationDataset:
             out["pixel_values"] = torch.stack(images) if images else None
         return out
 
+    def image_paths(self) -> list[Path]:
+        """Every image file the samples name, sorted, each once."""
+        return sorted({p for r in self.rows for p in r.images})
+
     def lengths(self) -> list[int]:
         """Token length of every sample (image tokens included), for length grouping."""
         return [len(r.encoded.input_ids) for r in self.rows]

@@ -171,11 +171,14 @@ def train(
                 )
             model.train()
             # built after any checkpoint is loaded: it must hold this stage's tower output
-            features = (
-                VisionFeatureCache(model.vision_tower, processor)
-                if stage.cache_vision_features
-                else None
-            )
+            features = None
+            if stage.cache_vision_features:
+                features = VisionFeatureCache(model.vision_tower, processor)
+                paths = dataset.image_paths()
+                _log(info, f"stage {stage.name}: encoding {len(paths)} images once (frozen tower)")
+                t0 = time.perf_counter()
+                features.fill(paths)
+                _log(info, f"stage {stage.name}: images encoded in {time.perf_counter() - t0:.0f}s")
             t_last, tok_since = time.perf_counter(), 0
             while state.stage_step < stage.steps:
                 mult = cosine_with_warmup(
