@@ -68,22 +68,34 @@ def test_feature_errors_are_clear() -> None:
         model(ids, image_features=feats, reduction=parse_reduction("fastv:k=1,r=0.5"))
 
 
-def test_cache_encodes_each_file_once_and_alone(world: Path) -> None:
-    from mllmkit.data.images import load_image
+def _frozen_cache(world: Path, n: int):  # type: ignore[no-untyped-def]
+    """(model with a frozen tower, processor, the first `n` train images, an empty cache)."""
     from mllmkit.train.feature_cache import VisionFeatureCache
 
     model = _model()
     model.vision_tower.requires_grad_(False)
     proc = _processor(world)
-    paths = sorted((world / "train" / "images").glob("*.png"))[:3]
-    cache = VisionFeatureCache(model.vision_tower, proc)
+    paths = sorted((world / "train" / "images").glob("*.png"))[:n]
+    return model, proc, paths, VisionFeatureCache(model.vision_tower, proc)
+
+
+def _alone(model, proc, path: Path) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    """The tower's output for one image encoded on its own."""
+    from mllmkit.data.images import load_image
+
+    with torch.no_grad():
+        return model.vision_tower(proc.preprocess_images([load_image(path)]))[0]
+
+
+def test_cache_encodes_each_file_once_and_alone(world: Path) -> None:
+    from mllmkit.train.feature_cache import VisionFeatureCache
+
+    model, proc, paths, cache = _frozen_cache(world, 3)
     first = [cache(p) for p in paths]
     assert len(cache) == 3
     again = cache(paths[1])
     assert again is first[1] and len(cache) == 3  # no second run of the tower
-    with torch.no_grad():
-        alone = model.vision_tower(proc.preprocess_images([load_image(paths[2])]))[0]
-    torch.testing.assert_close(first[2], alone, atol=0, rtol=0)
+    torch.testing.assert_close(first[2], _alone(model, proc, paths[2]), atol=0, rtol=0)
     assert not first[0].requires_grad
 
     model.vision_tower.requires_grad_(True)
@@ -92,24 +104,15 @@ def test_cache_encodes_each_file_once_and_alone(world: Path) -> None:
 
 
 def test_fill_encodes_in_chunks_once_and_deterministically(world: Path) -> None:
-    from mllmkit.data.images import load_image
     from mllmkit.train.feature_cache import VisionFeatureCache
 
-    model = _model()
-    model.vision_tower.requires_grad_(False)
-    proc = _processor(world)
-    paths = sorted((world / "train" / "images").glob("*.png"))[:5]
-    cache = VisionFeatureCache(model.vision_tower, proc)
-    seen: list[tuple[int, int]] = []
-    n = cache.fill(reversed(paths + paths[:2]), chunk_size=2,
-                   on_chunk=lambda d, t: seen.append((d, t)))
-    assert n == 5
-    assert seen == [(2, 5), (4, 5), (5, 5)] and len(cache) == 5
+    model, proc, paths, cache = _frozen_cache(world, 5)
+    assert cache.fill(reversed(paths + paths[:2]), chunk_size=2) == 5
+    assert len(cache) == 5
     held = [cache(p) for p in paths]
     assert cache.fill(paths) == 0
     assert all(cache(p) is h for p, h in zip(paths, held, strict=True))
-    with torch.no_grad():
-        alone = model.vision_tower(proc.preprocess_images([load_image(paths[3])]))[0]
+    alone = _alone(model, proc, paths[3])
     torch.testing.assert_close(held[3], alone, atol=1e-5, rtol=1e-5)  # batched: rounding only
     other = VisionFeatureCache(model.vision_tower, proc)
     other.fill(paths, chunk_size=2)
@@ -117,7 +120,6 @@ def test_fill_encodes_in_chunks_once_and_deterministically(world: Path) -> None:
         assert torch.equal(other(p), h)
     with pytest.raises(ValueError, match="chunk_size"):
         cache.fill(paths, chunk_size=0)
-
 
 def _processor(world: Path):  # type: ignore[no-untyped-def]
     """The tiny world's processor (its tokenizer trained on the fly)."""

@@ -20,7 +20,7 @@ Memory is the price: one [tokens, width] float tensor per distinct image (the wo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -43,14 +43,9 @@ class VisionFeatureCache:
     def __len__(self) -> int:
         return len(self._cache)
 
-    def fill(
-        self,
-        paths: Iterable[Path],
-        chunk_size: int = 64,
-        on_chunk: Callable[[int, int], None] | None = None,
-    ) -> int:
+    def fill(self, paths: Iterable[Path], chunk_size: int = 64) -> int:
         """Encode every not-yet-cached image of `paths` (sorted, de-duplicated) in chunks of
-        `chunk_size`; `on_chunk(done, total)` after each. Returns how many were encoded."""
+        `chunk_size`. Returns how many were encoded."""
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
         todo = sorted(set(paths) - self._cache.keys())
@@ -59,8 +54,6 @@ class VisionFeatureCache:
             pixels = self.processor.preprocess_images([load_image(p) for p in chunk])
             for path, out in zip(chunk, self._encode(pixels), strict=True):
                 self._cache[path] = out
-            if on_chunk is not None:
-                on_chunk(start + len(chunk), len(todo))
         return len(todo)
 
     def _encode(self, pixels: torch.Tensor) -> torch.Tensor:
