@@ -37,12 +37,12 @@ AIMS = {
 
 
 def evaluate_judge(
-    judge: str, world: Path, out: Path, limit: int | None, batch_size: int
+    judge: str, world: Path, out: Path, limit: int | None, batch_size: int, constrain: bool
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The five figures for one judge, and the item/unparsed counts behind them."""
     test = world / "test"
     model = open_judge(judge)  # loaded once for the three modes
-    kwargs = {"batch_size": batch_size, "limit": limit, "progress": None}
+    kwargs = {"batch_size": batch_size, "limit": limit, "progress": None, "constrain": constrain}
     score = run_judge(model, test / "judge_score.jsonl", "score", out / "score", **kwargs)
     pair = run_judge(
         model, test / "judge_pair.jsonl", "pair", out / "pair", probes="position", **kwargs
@@ -58,6 +58,7 @@ def evaluate_judge(
         "position_consistency": pair["probes"]["position"]["consistency"],
     }
     counts = {mode: m["counts"] for mode, m in (("score", score), ("pair", pair), ("batch", batch))}
+    counts["batch_constraint"] = batch["gen"].get("constraint")
     return figures, counts
 
 
@@ -73,6 +74,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/judge_bench"), help="cache folder")
     parser.add_argument("--limit", type=int, default=None, help="first N items of each file")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--no-constrain",
+        action="store_true",
+        help="decode batch rankings without the distinct-letters constraint",
+    )
     args = parser.parse_args()
     for mode in ("score", "pair", "batch"):
         path = args.data / "test" / f"judge_{mode}.jsonl"
@@ -80,20 +86,33 @@ def main() -> None:
             parser.error(f"{path} not found; run `mllm world judge-data --data {args.data}`")
 
     trained, trained_counts = evaluate_judge(
-        args.judge_model, args.data, args.out / "trained", args.limit, args.batch_size
+        args.judge_model,
+        args.data,
+        args.out / "trained",
+        args.limit,
+        args.batch_size,
+        not args.no_constrain,
     )
     baseline, baseline_counts = evaluate_judge(
-        args.baseline, args.data, args.out / "baseline", args.limit, args.batch_size
+        args.baseline,
+        args.data,
+        args.out / "baseline",
+        args.limit,
+        args.batch_size,
+        not args.no_constrain,
     )
     rows = [f"| {k} | {_fmt(trained[k])} | {_fmt(baseline[k])} | {AIMS[k]} |" for k in KEYS]
-    n = {mode: c["items"] for mode, c in trained_counts.items()}
-    unparsed = {mode: c["unparsed"] for mode, c in trained_counts.items()}
+    modes = ("score", "pair", "batch")
+    n = {mode: trained_counts[mode]["items"] for mode in modes}
+    unparsed = {mode: trained_counts[mode]["unparsed"] for mode in modes}
+    constraint = trained_counts["batch_constraint"]
     table = "\n".join(
         [
             "# Judge agreement on the held-out world judge benchmark",
             "",
             f"Trained judge: `{args.judge_model}`; baseline: `{args.baseline}`; "
-            f"items per mode: {n}; unparsed verdicts of the trained judge: {unparsed}.",
+            f"items per mode: {n}; unparsed verdicts of the trained judge: {unparsed}; "
+            f"batch rankings decoded under constraint: `{constraint}`.",
             "",
             "| measure | trained | baseline | aim |",
             "|---|---|---|---|",

@@ -144,3 +144,16 @@ def test_loglikelihood_matches_an_unpadded_forward(checkpoint: Path) -> None:
     assert n > 1
     # one continuation alone scores the same as inside the batch
     assert b.loglikelihood([req], [["red"]])[0][0] == pytest.approx(scores[0], abs=1e-4)
+
+
+def test_native_backend_applies_decoding_constraints(checkpoint: Path) -> None:
+    from mllmkit.backends.base import supports_constraints
+    from mllmkit.infer.constraints import TokenConstraint
+
+    backend = NativeBackend(checkpoint)
+    assert supports_constraints(backend)
+    gen = GenerationArgs(max_new_tokens=4, constraint="distinct_ranking_letters")
+    bound = backend._constraint(gen)
+    assert isinstance(bound, TokenConstraint) and bound.tokenizer is backend.processor.tokenizer
+    [answer] = backend.generate([_req(TEXTS[0], constraint="distinct_ranking_letters")])
+    assert answer.ok

@@ -188,3 +188,40 @@ def test_bad_arguments_raise(root: Path, tmp_path: Path) -> None:
         run_judge(FakeJudge(), data, "score", tmp_path / "o", probes="length")
     with pytest.raises(ValueError, match="batch_size"):
         run_judge(FakeJudge(), data, "score", tmp_path / "o", batch_size=0)
+
+
+class ConstrainingJudge(FakeJudge):
+    """A fake judge that says it applies decoding constraints and records what it was asked."""
+
+    supports_constraints = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.constraints: set[str | None] = set()
+
+    def generate(self, requests: list[Request]) -> list[Response]:
+        self.constraints |= {r.gen.constraint for r in requests}
+        return super().generate(requests)
+
+
+@pytest.mark.parametrize(
+    ("mode", "judge", "constrain", "expected"),
+    [
+        ("batch", ConstrainingJudge, True, "distinct_ranking_letters"),
+        ("batch", ConstrainingJudge, False, None),
+        ("pair", ConstrainingJudge, True, None),
+        ("batch", FakeJudge, True, None),  # cannot constrain: asked without one
+    ],
+)
+def test_batch_rankings_are_decoded_under_the_modes_constraint(
+    root: Path, tmp_path: Path, mode: str, judge: type, constrain: bool, expected: str | None
+) -> None:
+    items = {"batch": batch_items, "pair": pair_items}[mode]()
+    data = write_items(root / f"{mode}.jsonl", items)
+    backend = judge()
+    out = tmp_path / "out"
+    m = run_judge(backend, data, mode, out, progress=False, constrain=constrain)
+    if isinstance(backend, ConstrainingJudge):
+        assert backend.constraints == {expected}
+    assert m["gen"].get("constraint") == expected
+    assert json.loads((out / "run.json").read_text())["gen"].get("constraint") == expected

@@ -63,6 +63,9 @@ class GenerationArgs:
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
     seed: int = 0
+    # a name from `mllmkit.infer.constraints.CONSTRAINTS`; backends that cannot apply
+    # constraints say so with `supports_constraints`
+    constraint: str | None = None
 
     def __post_init__(self) -> None:
         # Lists (from YAML/JSON) become tuples so the object stays hashable.
@@ -73,17 +76,24 @@ class GenerationArgs:
             raise ValueError(f"temperature must be >= 0, got {self.temperature}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.constraint is not None:
+            from mllmkit.infer.constraints import get_constraint
+
+            get_constraint(self.constraint)  # unknown names fail here, not mid-run
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (stop as a list)."""
+        """JSON-ready dict (stop as a list). `constraint` appears only when set, so the
+        cache keys of unconstrained runs are what they were before the field existed."""
         d = asdict(self)
         d["stop"] = list(self.stop)
+        if self.constraint is None:
+            del d["constraint"]
         return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GenerationArgs:
         """Inverse of `to_dict`; unknown keys raise so typos in task files are caught."""
-        known = {"max_new_tokens", "temperature", "top_p", "stop", "seed"}
+        known = {"max_new_tokens", "temperature", "top_p", "stop", "seed", "constraint"}
         unknown = set(data) - known
         if unknown:
             raise ValueError(
@@ -165,6 +175,11 @@ class Model(Protocol):
 def supports_loglikelihood(model: object) -> bool:
     """True when the backend offers the optional `loglikelihood` method."""
     return callable(getattr(model, "loglikelihood", None))
+
+
+def supports_constraints(model: object) -> bool:
+    """True when the backend applies `GenerationArgs.constraint` while decoding."""
+    return bool(getattr(model, "supports_constraints", False))
 
 
 def truncate_at_stop(text: str, stop: tuple[str, ...]) -> str:

@@ -48,6 +48,8 @@ def request_to_turns(request: Request) -> list[tuple[str, str]]:
 class NativeBackend:
     """A local mllmkit checkpoint behind the `Model` protocol."""
 
+    supports_constraints = True  # `GenerationArgs.constraint` is applied while decoding
+
     def __init__(self, path: str | Path, device: str = "cpu", reduction: Any = None) -> None:
         import mllmkit
 
@@ -116,6 +118,13 @@ class NativeBackend:
         images = request.images()
         return self.processor.encode_prompt(turns, n_images=len(images)), images
 
+    def _constraint(self, gen: GenerationArgs) -> Any:
+        if gen.constraint is None:
+            return None
+        from mllmkit.infer.constraints import TokenConstraint, get_constraint
+
+        return TokenConstraint(get_constraint(gen.constraint), self.processor.tokenizer)
+
     def _run(self, requests: list[Request], gen: GenerationArgs) -> list[Response]:
         import torch
 
@@ -143,6 +152,7 @@ class NativeBackend:
                 # one generator per row: a sampled answer is the same alone or in any batch
                 seed=[gen.seed] * len(requests),
                 reduction=self.reduction,
+                constraint=self._constraint(gen),
             )
         if self.reduction is not None:
             from mllmkit.infer.flops import reduction_cost

@@ -151,6 +151,12 @@ class OpenAIHTTPBackend:
         time.sleep(min(delay, self.options.max_backoff_s))
 
     def _one(self, request: Request) -> Response:
+        if request.gen.constraint is not None:
+            return Response(
+                "",
+                error=f"{self.url}: decoding constraints ({request.gen.constraint!r}) "
+                "cannot be sent over the OpenAI API",
+            )
         try:
             body = json.dumps(build_payload(request, self.options.model)).encode("utf-8")
         except Exception as exc:  # e.g. an image that cannot be encoded

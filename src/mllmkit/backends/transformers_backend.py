@@ -98,6 +98,10 @@ class TransformersBackend:
     def _run(self, requests: list[Request], gen: GenerationArgs) -> list[Response]:
         import torch
 
+        if gen.constraint is not None:
+            message = f"{self.name} does not apply decoding constraints ({gen.constraint!r})"
+            return [Response("", error=message) for _ in requests]
+
         texts = [
             self.processor.apply_chat_template(
                 hf_messages(r), add_generation_prompt=True, tokenize=False

@@ -64,6 +64,11 @@ def judge_command(
         None, "--concurrency", min=1, help="HTTP judges: parallel requests."
     ),
     timeout: float = typer.Option(None, "--timeout", help="HTTP judges: seconds per request."),
+    constrain: bool = typer.Option(
+        True,
+        "--constrain/--no-constrain",
+        help="Native judges: decode batch rankings so no letter repeats (see docs/judge.md).",
+    ),
 ) -> None:
     """Ask JUDGE for a verdict on every MODE item of DATA; write agreement with the human
     labels, bias probes and a report to OUT.
@@ -89,6 +94,7 @@ def judge_command(
             limit=limit,
             probes=probes,
             max_new_tokens=max_new_tokens or DEFAULT_MAX_NEW_TOKENS,
+            constrain=constrain,
         )
     except (BackendError, CacheLockedError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -7,7 +7,8 @@ finished or `max_new_tokens` is reached. Returned token lists exclude the prompt
 token.
 
 Stop *strings* are applied at text level by `generate_text`, after generation: the decoder
-does not stop early on them (end tokens still stop it).
+does not stop early on them (end tokens still stop it). A `constraint`
+(`mllmkit.infer.constraints`) vetoes tokens that would break a rule on the generated text.
 """
 
 from __future__ import annotations
@@ -24,6 +25,48 @@ from mllmkit.models.mllm import MLLM
 
 class Decoder(Protocol):
     def decode(self, ids: list[int], skip_special_tokens: bool = ...) -> str: ...
+
+
+class Constraint(Protocol):
+    def allows(self, ids: list[int], token: int) -> bool: ...
+
+
+MAX_REJECTIONS = 256
+"""Vetoed choices per row and step before a constraint gives up and keeps the model's own
+choice: a rule no token can satisfy must not stall decoding (the text then simply fails
+whatever check the rule stood for)."""
+
+
+def _enforce(
+    constraint: Constraint,
+    prefixes: list[list[int]],
+    logits: torch.Tensor,
+    chosen: torch.Tensor,
+    temperature: float,
+    top_p: float,
+    uniforms: torch.Tensor | None,
+) -> torch.Tensor:
+    """`chosen` [B] with each vetoed token replaced by the next choice the constraint allows.
+
+    The next choice is made by the same rule (argmax, or the same uniform draw) on the row's
+    logits with the vetoed tokens at -inf, so greedy gets the most likely allowed token and
+    sampling a draw from the distribution renormalised over the allowed tokens."""
+    out = chosen.clone()
+    for r, prefix in enumerate(prefixes):
+        token = int(out[r])
+        row: torch.Tensor | None = None
+        for _ in range(MAX_REJECTIONS):
+            if constraint.allows(prefix, token):
+                out[r] = token
+                break
+            if row is None:
+                row = logits[r : r + 1].clone()
+            row[0, token] = float("-inf")
+            if bool(torch.isinf(row).all()):
+                break
+            u = None if uniforms is None else uniforms[r : r + 1]
+            token = int(select_next(row, temperature, top_p, u)[0])
+    return out
 
 
 def _default_eos(model: MLLM, eos_token_ids: Iterable[int] | None) -> list[int]:
@@ -45,6 +88,7 @@ def generate(
     eos_token_ids: Iterable[int] | None = None,
     seed: int | Sequence[int | None] | None = None,
     reduction: Any = None,
+    constraint: Constraint | None = None,
 ) -> list[list[int]]:
     """New token ids per row.
 
@@ -52,7 +96,8 @@ def generate(
     early. `seed` (default 0) seeds sampling: an int seeds one generator for the batch, a
     list gives each row its own generator so its sample is the same alone or in any batch.
     `reduction` (a `mllmkit.infer.reduce` strategy) drops visual tokens once, at prefill;
-    decode steps then attend to each layer's own (possibly shorter) cache.
+    decode steps then attend to each layer's own (possibly shorter) cache. `constraint`
+    (`allows(ids_so_far, token)`) vetoes tokens; see `mllmkit.infer.constraints`.
     """
     check_sampling_args(temperature, top_p)
     if max_new_tokens < 0:
@@ -83,6 +128,7 @@ def generate(
     out = torch.full((b, max_new_tokens), pad, dtype=torch.long, device=device)
     length = torch.zeros(b, dtype=torch.long, device=device)  # tokens before any end token
     active = torch.arange(b, device=device)  # original row of each running row
+    generated: list[list[int]] = [[] for _ in range(b)]  # kept only for a constraint
 
     # Toggle modes only when needed: `train()`/`eval()` walk every submodule, which costs
     # more than a decode step of a small model.
@@ -103,6 +149,12 @@ def generate(
         for step in range(max_new_tokens):
             uniforms = None if rng is None else rng.uniform().to(device)[active]
             nxt = select_next(logits, temperature, top_p, uniforms)
+            if constraint is not None:
+                rows = active.tolist()
+                prefixes = [generated[i] for i in rows]
+                nxt = _enforce(constraint, prefixes, logits, nxt, temperature, top_p, uniforms)
+                for i, token in zip(rows, nxt.tolist(), strict=True):
+                    generated[i].append(token)
             done = torch.isin(nxt, eos)
             out[active, step] = torch.where(done, torch.full_like(nxt, pad), nxt)
             length[active] += (~done).long()

@@ -32,6 +32,9 @@ class Mode:
     to_original: Callable[[Any, Perm], Any]
     judgement: Callable[[Any], str]
     headline: str
+    # decoding constraint (`mllmkit.infer.constraints`) that keeps verdicts well formed, for
+    # backends that can apply one; None when every output is a possible verdict
+    constraint: str | None = None
 
 
 # --- score ------------------------------------------------------------------------------
@@ -132,6 +135,7 @@ _register(
         to_original=_ranking_to_original,
         judgement=_ranking_judgement,
         headline="levenshtein_norm",
+        constraint="distinct_ranking_letters",
     )
 )
 

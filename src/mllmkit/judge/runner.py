@@ -33,6 +33,7 @@ from mllmkit.backends.base import (
     Request,
     Response,
     TextPart,
+    supports_constraints,
 )
 from mllmkit.backends.hashing import sha256_file, sha256_text
 from mllmkit.data.images import load_image
@@ -236,14 +237,19 @@ def run_judge(
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
     progress: bool | None = None,
     fsync: bool = True,
+    constrain: bool = True,
 ) -> dict[str, Any]:
     """Judge the `mode` items of `data_path` with `model`; write results to `out`.
 
     `model` is a `Model` or a backend spec (a checkpoint folder, ``http(s)://...``,
     ``replay:FILE``, ``baseline:longer``). `limit` keeps the first N items of the mode;
-    `probes` names bias probes (``"position,verbosity"``). Returns `metrics.json`'s dict.
+    `probes` names bias probes (``"position,verbosity"``). With `constrain` (default) the
+    mode's decoding constraint is applied when the backend can (`supports_constraints`):
+    a batch ranking then cannot name a letter twice. The constraint in force is recorded in
+    `run.json` / `metrics.json` under ``gen`` and is part of the cache key. Returns
+    `metrics.json`'s dict.
     """
-    get_mode(mode)
+    spec = get_mode(mode)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if limit is not None and limit < 1:
@@ -255,7 +261,8 @@ def run_judge(
         log.warning("skipped bad row: %s", msg)
     backend = open_judge(model)
     model_fp = backend.fingerprint()
-    gen = GenerationArgs(max_new_tokens=max_new_tokens)
+    constraint = spec.constraint if constrain and supports_constraints(backend) else None
+    gen = GenerationArgs(max_new_tokens=max_new_tokens, constraint=constraint)
     task = f"judge-{mode}"
     prefix = key_prefix(task_fingerprint(mode, data_path), gen, model_fp)
     asks = build_asks(data.items, [p for p in chosen if mode in p.modes])
