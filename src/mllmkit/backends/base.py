@@ -14,6 +14,9 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from PIL import Image
 
+# re-exported: every backend cuts its answers with it
+from mllmkit.infer.text import truncate_at_stop as truncate_at_stop
+
 Role = Literal["system", "user", "assistant"]
 ROLES: tuple[str, ...] = ("system", "user", "assistant")
 
@@ -180,17 +183,6 @@ def supports_loglikelihood(model: object) -> bool:
 def supports_constraints(model: object) -> bool:
     """True when the backend applies `GenerationArgs.constraint` while decoding."""
     return bool(getattr(model, "supports_constraints", False))
-
-
-def truncate_at_stop(text: str, stop: tuple[str, ...]) -> str:
-    """Cut `text` at the earliest occurrence of any stop string (text-level stop)."""
-    cut = len(text)
-    for s in stop:
-        if s:
-            i = text.find(s)
-            if 0 <= i < cut:
-                cut = i
-    return text[:cut]
 
 
 def run_isolated(

@@ -18,6 +18,8 @@ import re
 from collections.abc import Callable
 from typing import Protocol
 
+from mllmkit.infer.text import Decoder
+
 
 class TextRule(Protocol):
     """`allows(text)` is False when no continuation of `text` can satisfy the rule."""
@@ -72,10 +74,6 @@ def get_constraint(name: str) -> TextRule:
         raise ValueError(
             f"unknown decoding constraint {name!r}; known: {sorted(CONSTRAINTS)}"
         ) from None
-
-
-class Decoder(Protocol):
-    def decode(self, ids: list[int], skip_special_tokens: bool = ...) -> str: ...
 
 
 class TokenConstraint:

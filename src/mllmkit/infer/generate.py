@@ -19,12 +19,9 @@ from typing import Any, Protocol
 import torch
 
 from mllmkit.infer.sampling import RowRandom, check_sampling_args, select_next
+from mllmkit.infer.text import Decoder, truncate_at_stop
 from mllmkit.models.cache import KVCache
 from mllmkit.models.mllm import MLLM
-
-
-class Decoder(Protocol):
-    def decode(self, ids: list[int], skip_special_tokens: bool = ...) -> str: ...
 
 
 class Constraint(Protocol):
@@ -171,17 +168,6 @@ def generate(
         if was_training:
             model.train()
     return [out[i, : int(length[i])].tolist() for i in range(b)]
-
-
-def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
-    """Cut `text` at the earliest occurrence of any stop string (empty strings ignored)."""
-    cut = len(text)
-    for s in stop:
-        if s:
-            i = text.find(s)
-            if 0 <= i < cut:
-                cut = i
-    return text[:cut]
 
 
 def generate_text(
