@@ -167,7 +167,14 @@ def run_demo(cfg: DemoConfig, *, progress: bool | None = None, log: Any = print)
         limit=cfg.eval_limit, data_dir=world, progress=progress,
     )
     seconds["eval"] = time.perf_counter() - t2
-    per_cat = metrics["tasks"]["world-short"]["metrics"]["vqa"]["per_category"]
+    task = metrics["tasks"]["world-short"]
+    unanswered = int(task["counts"].get("errors", 0))  # backend errors and missing answers
+    if unanswered:
+        log(
+            f"warning: {unanswered} of {task['counts']['n']} questions got no answer (see "
+            f"{out / 'eval' / 'cache.jsonl'}) and count as wrong; rerun to retry them"
+        )
+    per_cat = task["metrics"]["vqa"]["per_category"]
     accuracy = {a: float(v["accuracy"]) for a, v in per_cat.items()}
     chance, majority, n = baselines(world)
     res = DemoResult(

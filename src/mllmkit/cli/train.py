@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
@@ -27,4 +28,7 @@ def train_command(
         raise typer.BadParameter(str(exc)) from exc
     result = train(cfg, resume=resume, stop_after=stop_after)
     typer.echo(f"model: {result.model_dir}\nmetrics: {result.metrics}")
-    typer.echo(f"final loss: {result.final_loss:.4f}")
+    if math.isnan(result.final_loss):
+        typer.echo("final loss: - (the run had already finished; nothing was trained)")
+    else:
+        typer.echo(f"final loss: {result.final_loss:.4f}")

@@ -267,7 +267,9 @@ def train(
         if metrics is not None:
             metrics.close()
         plot = plot_loss(out / "metrics.jsonl", out / "loss.png")
-        _log(info, f"saved {model_dir} (final loss {last_loss:.4f}); loss curve {plot}")
+        # NaN: every stage was already done (a rerun of a finished run): nothing trained now
+        done = "no steps left to train" if math.isnan(last_loss) else f"final loss {last_loss:.4f}"
+        _log(info, f"saved {model_dir} ({done}); loss curve {plot}")
     barrier(info)
     shutdown(info)
     return TrainResult(out, model_dir, out / "metrics.jsonl", plot, last_loss)
