@@ -33,6 +33,26 @@ def median_time(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
     return statistics.median(times)
 
 
+def interleaved_median_times(
+    fns: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1
+) -> dict[str, float]:
+    """Median wall seconds of each function, timed in turns (a, b, a, b, ...).
+
+    Why: on a shared 2-core machine the speed drifts over seconds; timing all repeats of
+    one implementation and then all of the other lets a slow spell land on one side only,
+    while alternating spreads it over both."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
 def matmul_peak_gflops(n: int = 1024, repeats: int = 10) -> float:
     """This machine's float32 matmul throughput (GFLOP/s) with torch's current threads."""
     import torch

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import median_time, write_result
+from common import interleaved_median_times, write_result
 from mllmkit.convert.hf_config import hf_config_from_mllm
 from mllmkit.infer.generate import generate
 from mllmkit.models import MLLM
@@ -100,7 +100,7 @@ def main() -> None:
     p.add_argument("--small", action="store_true")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--new-tokens", type=int, default=32)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=7, help="timed runs of each, alternating")
     a = p.parse_args()
     model = build(a.small)
     hf = to_hf(model)
@@ -124,8 +124,8 @@ def main() -> None:
         return out[:, ids.shape[1] :].tolist()
 
     assert ours() == theirs(), "the two implementations generated different tokens"
-    t_ours = median_time(ours, a.repeats)
-    t_hf = median_time(theirs, a.repeats)
+    times = interleaved_median_times({"ours": ours, "hf": theirs}, a.repeats)
+    t_ours, t_hf = times["ours"], times["hf"]
     figures = {
         "ours_tokens_per_s": a.batch * n / t_ours,
         "hf_tokens_per_s": a.batch * n / t_hf,
@@ -133,6 +133,7 @@ def main() -> None:
         "batch": a.batch,
         "new_tokens": n,
         "visual_tokens": model.image_tokens_per_image,
+        "repeats": a.repeats,
     }
     table = (
         "# Batched greedy generation: mllmkit vs transformers LLaVA (same weights, same tokens)"
