@@ -20,6 +20,9 @@ from typing import Protocol
 
 from mllmkit.infer.text import Decoder
 
+# the verdict parser's own patterns, so "one run of markers" means the same thing here
+from mllmkit.judge.parse import MARKER_CONTENT, MARKER_RUN
+
 
 class TextRule(Protocol):
     """`allows(text)` is False when no continuation of `text` can satisfy the rule."""
@@ -29,9 +32,6 @@ class TextRule(Protocol):
     def allows(self, text: str) -> bool: ...
 
 
-_MARKER = r"\[\[[^\[\]]*\]\]"
-_MARKER_RUN = re.compile(rf"{_MARKER}(?:[\s,;>]*{_MARKER})*")
-_MARKER_CONTENT = re.compile(r"\[\[\s*([^\[\]]*?)\s*\]\]")
 _OPEN_AT_END = re.compile(r"\[\[[^\[\]]*$")
 
 
@@ -50,10 +50,10 @@ class DistinctRankingLetters:
         open_tail = _OPEN_AT_END.search(text)
         if open_tail is not None:
             text = text[: open_tail.start()] + open_tail.group(0) + "]]"
-        for run in _MARKER_RUN.finditer(text):
+        for run in MARKER_RUN.finditer(text):
             letters = [
                 c.upper()
-                for c in _MARKER_CONTENT.findall(run.group(0))
+                for c in MARKER_CONTENT.findall(run.group(0))
                 if re.fullmatch("[A-Za-z]", c)
             ]
             if len(letters) != len(set(letters)):

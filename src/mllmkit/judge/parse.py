@@ -31,8 +31,10 @@ from typing import Any
 _MALFORMED = object()
 _JUDGEMENT_KEYS = frozenset({"judgement", "judgment"})
 _MARKER = r"\[\[[^\[\]]*\]\]"
-_MARKER_CONTENT = re.compile(r"\[\[\s*([^\[\]]*?)\s*\]\]")
-_MARKER_RUN = re.compile(rf"{_MARKER}(?:[\s,;>]*{_MARKER})*")
+MARKER_CONTENT = re.compile(r"\[\[\s*([^\[\]]*?)\s*\]\]")
+MARKER_RUN = re.compile(rf"{_MARKER}(?:[\s,;>]*{_MARKER})*")
+"""Adjacent ``[[...]]`` markers read as one verdict (an ordering); also used by the
+decoding constraint `mllmkit.infer.constraints.DistinctRankingLetters`."""
 _LETTER_LIST = re.compile(r"[A-Za-z](?:\s*[,;>]\s*[A-Za-z]|\s+[A-Za-z])*")
 _SCORE = re.compile(r"[1-5]")
 _MAX_FAILED_BRACES = 64
@@ -130,8 +132,8 @@ def _verdicts(
         found.extend(from_field(value) for value in _judgement_values(obj))
     outside.append(text[position:])
     # " | " keeps markers on the two sides of a JSON object from forming one run.
-    for run in _MARKER_RUN.finditer(" | ".join(outside)):
-        found.extend(from_marker_run(_MARKER_CONTENT.findall(run.group(0))))
+    for run in MARKER_RUN.finditer(" | ".join(outside)):
+        found.extend(from_marker_run(MARKER_CONTENT.findall(run.group(0))))
     if not found or any(v is _MALFORMED for v in found):
         return None
     first = found[0]
@@ -154,7 +156,7 @@ def _score_field(value: Any) -> Any:
     if isinstance(value, float):
         return int(value) if value.is_integer() and 1 <= value <= 5 else _MALFORMED
     if isinstance(value, str):
-        markers = _MARKER_CONTENT.findall(value)
+        markers = MARKER_CONTENT.findall(value)
         if not markers:
             return _score_atom(value)
         atoms = [_score_atom(m) for m in markers]
@@ -185,7 +187,7 @@ def _pair_atom(content: str) -> Any:
 def _pair_field(value: Any) -> Any:
     if not isinstance(value, str):
         return _MALFORMED
-    markers = _MARKER_CONTENT.findall(value)
+    markers = MARKER_CONTENT.findall(value)
     if not markers:
         return _pair_atom(value)
     atoms = [_pair_atom(m) for m in markers]
@@ -236,7 +238,7 @@ def _ranking_field(value: Any, n: int) -> Any:
     if isinstance(value, list):
         if not all(isinstance(v, str) for v in value):
             return _MALFORMED
-        contents = [(_MARKER_CONTENT.findall(v) or [v]) for v in value]
+        contents = [(MARKER_CONTENT.findall(v) or [v]) for v in value]
         if any(len(c) != 1 for c in contents):
             return _MALFORMED
         singles = [_letters(c[0]) for c in contents]
@@ -245,7 +247,7 @@ def _ranking_field(value: Any, n: int) -> Any:
         return _valid_ranking([s[0] for s in singles if s], n)
     if not isinstance(value, str):
         return _MALFORMED
-    markers = _MARKER_CONTENT.findall(value)
+    markers = MARKER_CONTENT.findall(value)
     if markers:
         return _ranking_from_markers(markers, n)
     return _valid_ranking(_letters(value), n)
