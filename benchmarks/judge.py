@@ -38,8 +38,9 @@ AIMS = {
 
 def evaluate_judge(
     judge: str, world: Path, out: Path, limit: int | None, batch_size: int, constrain: bool
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The five figures for one judge, and the item/unparsed counts behind them."""
+) -> tuple[dict[str, Any], dict[str, Any], str | None]:
+    """The five figures for one judge, the item/unparsed counts behind them, and the
+    decoding constraint its batch rankings ran under."""
     test = world / "test"
     model = open_judge(judge)  # loaded once for the three modes
     kwargs = {"batch_size": batch_size, "limit": limit, "progress": None, "constrain": constrain}
@@ -58,8 +59,7 @@ def evaluate_judge(
         "position_consistency": pair["probes"]["position"]["consistency"],
     }
     counts = {mode: m["counts"] for mode, m in (("score", score), ("pair", pair), ("batch", batch))}
-    counts["batch_constraint"] = batch["gen"].get("constraint")
-    return figures, counts
+    return figures, counts, batch["gen"].get("constraint")
 
 
 def _fmt(value: Any) -> str:
@@ -85,7 +85,7 @@ def main() -> None:
         if not path.is_file():
             parser.error(f"{path} not found; run `mllm world judge-data --data {args.data}`")
 
-    trained, trained_counts = evaluate_judge(
+    trained, trained_counts, constraint = evaluate_judge(
         args.judge_model,
         args.data,
         args.out / "trained",
@@ -93,7 +93,7 @@ def main() -> None:
         args.batch_size,
         not args.no_constrain,
     )
-    baseline, baseline_counts = evaluate_judge(
+    baseline, baseline_counts, _ = evaluate_judge(
         args.baseline,
         args.data,
         args.out / "baseline",
@@ -102,10 +102,8 @@ def main() -> None:
         not args.no_constrain,
     )
     rows = [f"| {k} | {_fmt(trained[k])} | {_fmt(baseline[k])} | {AIMS[k]} |" for k in KEYS]
-    modes = ("score", "pair", "batch")
-    n = {mode: trained_counts[mode]["items"] for mode in modes}
-    unparsed = {mode: trained_counts[mode]["unparsed"] for mode in modes}
-    constraint = trained_counts["batch_constraint"]
+    n = {mode: c["items"] for mode, c in trained_counts.items()}
+    unparsed = {mode: c["unparsed"] for mode, c in trained_counts.items()}
     table = "\n".join(
         [
             "# Judge agreement on the held-out world judge benchmark",
@@ -129,6 +127,7 @@ def main() -> None:
             "baseline": baseline,
             "counts": {"trained": trained_counts, "baseline": baseline_counts},
             "judge_model": args.judge_model,
+            "batch_constraint": constraint,
             "baseline_spec": args.baseline,
         },
         table,

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import matmul_peak_gflops, median_time, write_result
+from common import interleaved_median_times, matmul_peak_gflops, write_result
 from mllmkit.convert.hf_config import hf_config_from_mllm
 from mllmkit.infer.flops import prefill_flops
 from mllmkit.models.config import LMConfig, MLLMConfig, VisionConfig
@@ -97,14 +97,8 @@ def main() -> None:
         opt_hf.step()
         opt_hf.zero_grad(set_to_none=True)
 
-    # interleave to share any drift of the machine's speed between the two
-    t_ours, t_hf = [], []
-    for _ in range(args.repeats):
-        t_ours.append(median_time(step_ours, 1, warmup=1))
-        t_hf.append(median_time(step_hf, 1, warmup=1))
-    import statistics
-
-    t_o, t_h = statistics.median(t_ours), statistics.median(t_hf)
+    times = interleaved_median_times({"ours": step_ours, "hf": step_hf}, args.repeats, warmup=2)
+    t_o, t_h = times["ours"], times["hf"]
     peak = matmul_peak_gflops()
     seq = cfg.image_tokens_per_image + args.text
     fwd = prefill_flops(cfg, seq, n_images=1, logits_positions=args.answer).total * args.batch

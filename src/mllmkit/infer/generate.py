@@ -125,7 +125,6 @@ def generate(
     out = torch.full((b, max_new_tokens), pad, dtype=torch.long, device=device)
     length = torch.zeros(b, dtype=torch.long, device=device)  # tokens before any end token
     active = torch.arange(b, device=device)  # original row of each running row
-    generated: list[list[int]] = [[] for _ in range(b)]  # kept only for a constraint
 
     # Toggle modes only when needed: `train()`/`eval()` walk every submodule, which costs
     # more than a decode step of a small model.
@@ -147,11 +146,9 @@ def generate(
             uniforms = None if rng is None else rng.uniform().to(device)[active]
             nxt = select_next(logits, temperature, top_p, uniforms)
             if constraint is not None:
-                rows = active.tolist()
-                prefixes = [generated[i] for i in rows]
+                # running rows have no end token yet, so `out` holds exactly their tokens
+                prefixes = out[active, :step].tolist()
                 nxt = _enforce(constraint, prefixes, logits, nxt, temperature, top_p, uniforms)
-                for i, token in zip(rows, nxt.tolist(), strict=True):
-                    generated[i].append(token)
             done = torch.isin(nxt, eos)
             out[active, step] = torch.where(done, torch.full_like(nxt, pad), nxt)
             length[active] += (~done).long()
