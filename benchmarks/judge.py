@@ -4,7 +4,9 @@ Both judges answer the world's held-out judge benchmark (``test/judge_score.json
 ``judge_pair.jsonl``, ``judge_batch.jsonl``, written by ``mllm world judge-data``) in
 one run, through the same runner, prompts and parser:
 
-- score: Pearson r with the rubric scores, per ability, averaged;
+- score: Pearson r with the rubric scores, per ability, averaged; for a judge with a
+  `loglikelihood` (native) also with expected scores (`judge.expected`: the five
+  verdicts weighted by the judge's probabilities), as ``pearson_expected``;
 - pair: accuracy with ties, accuracy without ties; the pairs are asked a second time with
   the answers swapped (position probe) for position consistency;
 - batch: normalised Levenshtein distance between orderings (lower is better).
@@ -24,11 +26,20 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_result
+from mllmkit.backends.base import supports_loglikelihood
 from mllmkit.judge.runner import open_judge, run_judge
 
-KEYS = ("pearson", "pair_acc", "pair_acc_no_ties", "levenshtein_norm", "position_consistency")
+KEYS = (
+    "pearson",
+    "pearson_expected",
+    "pair_acc",
+    "pair_acc_no_ties",
+    "levenshtein_norm",
+    "position_consistency",
+)
 AIMS = {
     "pearson": ">= 0.8",
+    "pearson_expected": ">= 0.8",
     "pair_acc": ">= 0.90",
     "pair_acc_no_ties": "-",
     "levenshtein_norm": "<= 0.15",
@@ -45,12 +56,23 @@ def evaluate_judge(
     model = open_judge(judge)  # loaded once for the three modes
     kwargs = {"batch_size": batch_size, "limit": limit, "progress": None, "constrain": constrain}
     score = run_judge(model, test / "judge_score.jsonl", "score", out / "score", **kwargs)
+    expected = None
+    if supports_loglikelihood(model):
+        expected = run_judge(
+            model,
+            test / "judge_score.jsonl",
+            "score",
+            out / "score_expected",
+            score_by="expected",
+            **kwargs,
+        )
     pair = run_judge(
         model, test / "judge_pair.jsonl", "pair", out / "pair", probes="position", **kwargs
     )
     batch = run_judge(model, test / "judge_batch.jsonl", "batch", out / "batch", **kwargs)
     figures = {
         "pearson": score["agreement"]["average"],
+        "pearson_expected": None if expected is None else expected["agreement"]["average"],
         "pair_acc": pair["agreement"]["accuracy"] if pair["agreement"]["n"] else None,
         "pair_acc_no_ties": (
             pair["agreement"]["accuracy_no_ties"] if pair["agreement"]["n_no_ties"] else None

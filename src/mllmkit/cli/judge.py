@@ -69,6 +69,12 @@ def judge_command(
         "--constrain/--no-constrain",
         help="Native judges: decode batch rankings so no letter repeats (see docs/judge.md).",
     ),
+    score_by: str = typer.Option(
+        "text",
+        "--score-by",
+        help="Score mode: 'text' parses the generated verdict; 'expected' weights the five "
+        "scores by the judge's probabilities (native judges; see docs/judge.md).",
+    ),
 ) -> None:
     """Ask JUDGE for a verdict on every MODE item of DATA; write agreement with the human
     labels, bias probes and a report to OUT.
@@ -95,6 +101,7 @@ def judge_command(
             probes=probes,
             max_new_tokens=max_new_tokens or DEFAULT_MAX_NEW_TOKENS,
             constrain=constrain,
+            score_by=score_by,
         )
     except (BackendError, CacheLockedError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)

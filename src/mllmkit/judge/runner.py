@@ -11,6 +11,11 @@ It shares the evaluation runner's guarantees and its cache (`eval.cache`):
   agreement, never guessed; backend errors and unreadable images are counted and
   retried by the next run.
 
+Scores can instead be read from the judge's probabilities (``score_by="expected"``,
+`judge.expected`): the five replies ``[[1]]``-``[[5]]`` are scored by `loglikelihood`
+and the verdict is their probability-weighted mean; the cache then holds the five
+log-likelihoods.
+
 Output folder: ``run.json``, ``cache.jsonl``, ``predictions.jsonl`` (one line per item,
 probe verdicts included), ``metrics.json``, ``report.md``.
 """
@@ -19,7 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +39,7 @@ from mllmkit.backends.base import (
     Response,
     TextPart,
     supports_constraints,
+    supports_loglikelihood,
 )
 from mllmkit.backends.hashing import sha256_file, sha256_text
 from mllmkit.data.images import load_image
@@ -43,6 +49,7 @@ from mllmkit.eval.progress import Progress
 from mllmkit.judge import baselines as _baselines  # noqa: F401  (registers baseline:NAME)
 from mllmkit.judge.asks import Ask, Verdict, plain_ask
 from mllmkit.judge.data import JudgeData, JudgeItem, read_judge_file
+from mllmkit.judge.expected import decode_logprobs, encode_logprobs, expected_score, score_replies
 from mllmkit.judge.modes import get_mode
 from mllmkit.judge.probes import Probe, probes_fingerprint, resolve_probes
 from mllmkit.judge.prompts import templates_fingerprint
@@ -55,14 +62,17 @@ FORMAT_VERSION = 1
 DEFAULT_MAX_NEW_TOKENS = 48
 """Enough for the longest verdict asked for (a batch ordering) with some slack."""
 MAX_ISSUES = 100
+SCORE_BY = ("text", "expected")
+"""How a score verdict is read: parsed from the generated text, or the expected score."""
 
 
-def task_fingerprint(mode: str, data_path: Path) -> str:
+def task_fingerprint(mode: str, data_path: Path, score_by: str = "text") -> str:
     """What the answers depend on besides the ask, the decoding and the model."""
     return sha256_text(
         "mllm-judge",
         str(FORMAT_VERSION),
         mode,
+        score_by,
         sha256_file(data_path),
         templates_fingerprint(),
         probes_fingerprint(),
@@ -91,7 +101,32 @@ def _messages(ask: Ask, images: dict[Path, Image.Image]) -> list[Message]:
     return [Message(role="user", content=parts)]
 
 
-def _send(model: Model, task: str, asks: list[Ask], keys: list[str], gen: GenerationArgs):
+Asker = Callable[[list[Request]], list[Response]]
+
+
+def _generate(model: Model) -> Asker:
+    return model.generate
+
+
+def _score_likelihoods(model: Model) -> Asker:
+    """Each request answered by the five score replies' log-likelihoods (as cache text)."""
+    replies = score_replies()
+
+    def ask(requests: list[Request]) -> list[Response]:
+        rows = model.loglikelihood(requests, [replies] * len(requests))  # type: ignore[attr-defined]
+        return [Response(encode_logprobs(r)) for r in rows]
+
+    return ask
+
+
+def _send(
+    ask_model: Asker,
+    name: str,
+    task: str,
+    asks: list[Ask],
+    keys: list[str],
+    gen: GenerationArgs,
+):
     """One batch; every ask yields exactly one cache entry, whatever happens."""
     entries: list[CacheEntry] = []
     requests: list[Request] = []
@@ -108,11 +143,11 @@ def _send(model: Model, task: str, asks: list[Ask], keys: list[str], gen: Genera
         sent.append((ask, key))
     if requests:
         try:
-            responses = model.generate(requests)
+            responses = ask_model(requests)
             if len(responses) != len(requests):
                 raise RuntimeError(f"returned {len(responses)} responses for {len(requests)}")
         except Exception as exc:  # a backend breaking its contract fails this batch only
-            err = f"judge {model.name} failed: {type(exc).__name__}: {exc}"
+            err = f"judge {name} failed: {type(exc).__name__}: {exc}"
             responses = [Response("", error=err) for _ in requests]
         for (ask, key), resp in zip(sent, responses, strict=True):
             if resp.error is not None:
@@ -123,7 +158,7 @@ def _send(model: Model, task: str, asks: list[Ask], keys: list[str], gen: Genera
     return entries
 
 
-def read_verdict(ask: Ask, entry: CacheEntry | None) -> Verdict:
+def read_verdict(ask: Ask, entry: CacheEntry | None, score_by: str = "text") -> Verdict:
     """The verdict an ask's cache entry holds (parsed and mapped back to file order)."""
     if entry is None:
         return Verdict("missing", error="no answer yet (the run was interrupted)")
@@ -131,6 +166,12 @@ def read_verdict(ask: Ask, entry: CacheEntry | None) -> Verdict:
         return Verdict("bad_row", error=entry.error)
     if not entry.finished:
         return Verdict("error", error=entry.error or "unknown error")
+    if score_by == "expected":
+        logprobs = decode_logprobs(entry.text)
+        if logprobs is None or max(logprobs) == float("-inf"):
+            return Verdict("unparsed", raw=entry.text)
+        score = expected_score(logprobs)
+        return Verdict("ok", score, score, raw=entry.text)
     mode = get_mode(ask.item.mode)
     shown = mode.parse(entry.text, len(ask.answers))
     if shown is None:
@@ -238,6 +279,7 @@ def run_judge(
     progress: bool | None = None,
     fsync: bool = True,
     constrain: bool = True,
+    score_by: str = "text",
 ) -> dict[str, Any]:
     """Judge the `mode` items of `data_path` with `model`; write results to `out`.
 
@@ -246,10 +288,16 @@ def run_judge(
     `probes` names bias probes (``"position,verbosity"``). With `constrain` (default) the
     mode's decoding constraint is applied when the backend can (`supports_constraints`):
     a batch ranking then cannot name a letter twice. The constraint in force is recorded in
-    `run.json` / `metrics.json` under ``gen`` and is part of the cache key. Returns
+    `run.json` / `metrics.json` under ``gen`` and is part of the cache key.
+    `score_by="expected"` (score mode, backends with `loglikelihood`) reads each score as
+    the probability-weighted mean of the five replies instead of generating one. Returns
     `metrics.json`'s dict.
     """
     spec = get_mode(mode)
+    if score_by not in SCORE_BY:
+        raise ValueError(f"score_by must be one of {list(SCORE_BY)}, got {score_by!r}")
+    if score_by == "expected" and mode != "score":
+        raise ValueError(f"expected scores apply to mode 'score' only, not {mode!r}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if limit is not None and limit < 1:
@@ -260,11 +308,16 @@ def run_judge(
     for msg in data.bad_rows[:5]:
         log.warning("skipped bad row: %s", msg)
     backend = open_judge(model)
+    if score_by == "expected" and not supports_loglikelihood(backend):
+        raise ValueError(
+            f"judge {backend.name} cannot give expected scores: it has no loglikelihood "
+            "(native checkpoints have one; use score_by='text' for this judge)"
+        )
     model_fp = backend.fingerprint()
     constraint = spec.constraint if constrain and supports_constraints(backend) else None
     gen = GenerationArgs(max_new_tokens=max_new_tokens, constraint=constraint)
     task = f"judge-{mode}"
-    prefix = key_prefix(task_fingerprint(mode, data_path), gen, model_fp)
+    prefix = key_prefix(task_fingerprint(mode, data_path, score_by), gen, model_fp)
     asks = build_asks(data.items, [p for p in chosen if mode in p.modes])
     keys = [sample_key(prefix, a.cache_id) for a in asks]
     out = Path(out)
@@ -278,6 +331,7 @@ def run_judge(
         "limit": limit,
         "probes": [p.name for p in chosen],
         "gen": gen.to_dict(),
+        "score_by": score_by,
     }
     with ResponseCache(out / "cache.jsonl", fsync=fsync) as cache:  # takes the folder's lock
         atomic_write_text(out / "run.json", json.dumps(info, indent=2) + "\n")
@@ -288,13 +342,17 @@ def run_judge(
                 len(asks) - len(pending),
                 len(pending),
             )
+        asker = _score_likelihoods(backend) if score_by == "expected" else _generate(backend)
         with Progress(len(pending), description=task, enabled=progress) as bar:
             for start in range(0, len(pending), batch_size):
                 chunk = pending[start : start + batch_size]
                 batch_asks = [a for a, _ in chunk]
-                cache.append(_send(backend, task, batch_asks, [k for _, k in chunk], gen))
+                keys_now = [k for _, k in chunk]
+                cache.append(_send(asker, backend.name, task, batch_asks, keys_now, gen))
                 bar.advance(len(chunk))
-        verdicts = [read_verdict(a, cache.get(k)) for a, k in zip(asks, keys, strict=True)]
+        verdicts = [
+            read_verdict(a, cache.get(k), score_by) for a, k in zip(asks, keys, strict=True)
+        ]
     result = summarise(data, asks, verdicts, chosen)
     metrics = {**info, **result["metrics"]}
     lines = "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in result["predictions"])
