@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from judge_fakes import UNREADABLE, FakeJudge, image_folder, pair_items, score_items, write_items
-from mllmkit.backends.base import Request
+from mllmkit.backends.base import ImagePart, Message, Request, TextPart
+from mllmkit.data.images import load_image
 from mllmkit.judge.expected import (
     decode_logprobs,
     encode_logprobs,
@@ -18,7 +19,7 @@ from mllmkit.judge.expected import (
     score_distribution,
     score_replies,
 )
-from mllmkit.judge.prompts import read_prompt
+from mllmkit.judge.prompts import read_prompt, render_prompt
 from mllmkit.judge.runner import run_judge
 
 
@@ -115,7 +116,6 @@ def test_expected_scores_need_score_mode_and_a_loglikelihood(tmp_path: Path) -> 
 def test_native_judge_expected_scores_match_its_loglikelihoods(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     from mllmkit.backends.native import NativeBackend
-    from mllmkit.judge.prompts import render_prompt
     from test_serve_fixtures import build_tiny_checkpoint
 
     ckpt = build_tiny_checkpoint(tmp_path / "ckpt", ["Rate the answer 1 2 3 4 5"] * 4)
@@ -129,9 +129,6 @@ def test_native_judge_expected_scores_match_its_loglikelihoods(tmp_path: Path) -
         json.loads(line)
         for line in (tmp_path / "out" / "predictions.jsonl").read_text().splitlines()
     ]
-    from mllmkit.backends.base import ImagePart, Message, TextPart
-    from mllmkit.data.images import load_image
-
     for row, pred in zip(rows, preds, strict=True):
         prompt = render_prompt("score", row["question"], row["answers"])
         image = load_image(root / row["images"][0])

@@ -104,10 +104,6 @@ def _messages(ask: Ask, images: dict[Path, Image.Image]) -> list[Message]:
 Asker = Callable[[list[Request]], list[Response]]
 
 
-def _generate(model: Model) -> Asker:
-    return model.generate
-
-
 def _score_likelihoods(model: Model) -> Asker:
     """Each request answered by the five score replies' log-likelihoods (as cache text)."""
     replies = score_replies()
@@ -168,9 +164,12 @@ def read_verdict(ask: Ask, entry: CacheEntry | None, score_by: str = "text") -> 
         return Verdict("error", error=entry.error or "unknown error")
     if score_by == "expected":
         logprobs = decode_logprobs(entry.text)
-        if logprobs is None or max(logprobs) == float("-inf"):
+        try:
+            score = expected_score(logprobs) if logprobs is not None else None
+        except ValueError:  # every reply at probability 0: no verdict to read
+            score = None
+        if score is None:
             return Verdict("unparsed", raw=entry.text)
-        score = expected_score(logprobs)
         return Verdict("ok", score, score, raw=entry.text)
     mode = get_mode(ask.item.mode)
     shown = mode.parse(entry.text, len(ask.answers))
@@ -342,7 +341,7 @@ def run_judge(
                 len(asks) - len(pending),
                 len(pending),
             )
-        asker = _score_likelihoods(backend) if score_by == "expected" else _generate(backend)
+        asker = _score_likelihoods(backend) if score_by == "expected" else backend.generate
         with Progress(len(pending), description=task, enabled=progress) as bar:
             for start in range(0, len(pending), batch_size):
                 chunk = pending[start : start + batch_size]
