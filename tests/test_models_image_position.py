@@ -12,7 +12,7 @@ import torch
 from mllmkit.convert.errors import ConversionError
 from mllmkit.convert.hf_config import hf_config_from_mllm
 from mllmkit.models import MLLM, load_model, save_model, tiny_config
-from mllmkit.models.config import MLLMConfig
+from mllmkit.models.config import ConfigError, MLLMConfig
 from mllmkit.train.components import set_trainable
 
 
@@ -60,3 +60,26 @@ def test_save_load_round_trip_and_export_refuses(tmp_path: Path) -> None:
         torch.testing.assert_close(again(ids, pixels).logits, model(ids, pixels).logits)
     with pytest.raises(ConversionError, match="image_position_embedding"):
         hf_config_from_mllm(cfg)
+
+
+def test_init_std_sets_the_slot_scale_and_nothing_else() -> None:
+    base = _config()
+    wide = dataclasses.replace(base, image_position_init_std=30.0)
+    a, b = MLLM(base, seed=3, init_std=0.1), MLLM(wide, seed=3, init_std=0.1)
+    pa = a.multi_modal_projector.position_embedding
+    pb = b.multi_modal_projector.position_embedding
+    assert pa is not None and pb is not None
+    # the same draw, scaled: 30 / 0.1
+    torch.testing.assert_close(pb.detach(), pa.detach() * 300.0)
+    for name, value in a.state_dict().items():
+        if name != "multi_modal_projector.position_embedding":
+            assert torch.equal(b.state_dict()[name], value), name
+    assert MLLMConfig.from_dict(wide.to_dict()) == wide
+
+
+@pytest.mark.parametrize(("embedding", "std"), [(False, 30.0), (True, 0.0), (True, -1.0)])
+def test_init_std_needs_the_embedding_and_a_positive_value(embedding: bool, std: float) -> None:
+    with pytest.raises(ConfigError, match="image_position_init_std"):
+        dataclasses.replace(
+            tiny_config(), image_position_embedding=embedding, image_position_init_std=std
+        )

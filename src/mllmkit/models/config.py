@@ -218,6 +218,12 @@ class MLLMConfig:
     # a learned embedding per image-token slot, added after the connector: tells the LM
     # where in the image each token is (its own positions are 1-D RoPE over the sequence)
     image_position_embedding: bool = False
+    # init std of that embedding (None: the model's init std). Why a separate scale: the
+    # slot code must be comparable to the image features it is added to, and a trained
+    # tower's features leave the connector with RMS ~30 per channel, while matrices start
+    # at std 0.02-0.1; an embedding drawn that small is invisible next to them, and Adam
+    # moves it ~lr per step, so it never catches up (configs/demo.yaml has the figures)
+    image_position_init_std: float | None = None
     image_token_id: int = field(kw_only=True)
     pad_token_id: int = field(kw_only=True)
     eos_token_id: int = field(kw_only=True)
@@ -240,6 +246,13 @@ class MLLMConfig:
                 w,
                 f"'{name}' {v!r} is not a token id in [0, {self.lm.vocab_size})",
             )
+        _require(
+            self.image_position_init_std is None
+            or (self.image_position_embedding and self.image_position_init_std > 0),
+            w,
+            f"'image_position_init_std' must be > 0 and needs 'image_position_embedding: "
+            f"true'; got {self.image_position_init_std!r}",
+        )
         cls = CONNECTORS[self.connector]
         _require(
             self.connector_hidden is None or self.connector_hidden > 0,

@@ -98,7 +98,8 @@ class MLLM(nn.Module):
         self.vision_tower.embeddings.class_embedding.normal_(0.0, std, generator=gen)
         position = self.multi_modal_projector.position_embedding
         if position is not None:
-            position.normal_(0.0, std, generator=gen)
+            pos_std = self.config.image_position_init_std
+            position.normal_(0.0, std if pos_std is None else pos_std, generator=gen)
 
     def encode_images(
         self, pixel_values: torch.Tensor | None, image_features: torch.Tensor | None = None
