@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -242,7 +243,53 @@ def test_tuning_rows_teach_the_right_verdict(world: Path) -> None:
             modes["batch"] += 1
             assert parse_ranking(reply, 3) is not None
         assert raw["id"].startswith("judge-train-")
-    assert modes["score"] == modes["pair"] == modes["batch"]
+    # every training pair is there in both orders (swap_train_pairs is on by default)
+    assert modes["pair"] == 2 * modes["score"] == 2 * modes["batch"]
+
+
+def _pair_rows(path: Path) -> list[dict]:
+    return [
+        r
+        for r in _rows(path)
+        if r["conversations"][0]["value"].replace("<image>\n", "").startswith("Which")
+    ]
+
+
+def test_swapped_pairs_follow_their_original_with_answers_and_verdict_swapped(
+    world: Path,
+) -> None:
+    rows = _pair_rows(world / "train" / "judge_train.jsonl")
+    originals, swaps = rows[0::2], rows[1::2]
+    assert len(originals) == len(swaps) > 20
+    flip = {"A": "B", "B": "A", "C": "C"}
+    verdicts = Counter()
+    for o, s in zip(originals, swaps, strict=True):
+        assert s["id"] == o["id"] + "-swap" and s["image"] == o["image"]
+        po, ps = o["conversations"][0]["value"], s["conversations"][0]["value"]
+        ao = re.findall(r"^\[([AB])\] (.*)$", po, flags=re.M)
+        as_ = re.findall(r"^\[([AB])\] (.*)$", ps, flags=re.M)
+        assert [t for _, t in as_] == [t for _, t in ao][::-1]
+        vo = parse_pair(o["conversations"][1]["value"])
+        vs = parse_pair(s["conversations"][1]["value"])
+        assert vs == flip[vo]
+        verdicts[vo] += 1
+    assert verdicts["A"] and verdicts["B"] and verdicts["C"]
+
+
+def test_without_swapping_pairs_appear_once_and_the_test_set_is_the_same(
+    world: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "w"
+    shutil.copytree(world, other)
+    config = JudgeDataConfig(per_question=2, tie_fraction=0.2, swap_train_pairs=False)
+    make_judge_data(other, config)
+    rows = _rows(other / "train" / "judge_train.jsonl")
+    assert not any(r["id"].endswith("-swap") for r in rows)
+    assert len(_pair_rows(other / "train" / "judge_train.jsonl")) * 2 == len(
+        _pair_rows(world / "train" / "judge_train.jsonl")
+    )
+    for f in FILES[:3]:
+        assert (other / f).read_bytes() == (world / f).read_bytes(), f
 
 
 def test_tuning_prompt_is_the_evaluation_prompt(world: Path) -> None:

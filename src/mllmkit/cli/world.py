@@ -113,6 +113,13 @@ def judge_data(
         Optional[int],  # noqa: UP045
         typer.Option("--seed", help="Seed of every random choice (default: the world's)."),
     ] = None,
+    swap_train_pairs: Annotated[
+        bool,
+        typer.Option(
+            "--swap-train-pairs/--no-swap-train-pairs",
+            help="Tune on every training pair in both orders (the test set is never swapped).",
+        ),
+    ] = True,
 ) -> None:
     """Add judge data to a world: a held-out judge benchmark (test/judge_*.jsonl) and
     judge-tuning conversations (train/judge_train.jsonl), labelled from the truth."""
@@ -125,6 +132,7 @@ def judge_data(
             tie_fraction=tie_fraction,
             batch_answers=batch_answers,
             seed=seed,
+            swap_train_pairs=swap_train_pairs,
         )
         counts = make_judge_data(data, config)
     except ValueError as e:

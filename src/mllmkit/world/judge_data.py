@@ -102,7 +102,11 @@ class JudgeDataConfig:
     per kind); ``train_per_question``: items of each mode per training question (each
     becomes one tuning conversation); ``tie_fraction``: share of pairs that are ties;
     ``batch_answers``: answers per batch item (distinct kinds, so at most 5); ``seed``:
-    None uses the world's seed.
+    None uses the world's seed; ``swap_train_pairs``: the tuning data holds every training
+    pair in both orders (A/B swapped, a tie stays C) — JudgeLM's swap augmentation (Zhu et
+    al. 2023), which teaches a verdict that does not depend on which answer comes first.
+    The held-out benchmark is never swapped: its position-consistency probe asks both
+    orders itself.
     """
 
     per_question: int = 1
@@ -110,6 +114,7 @@ class JudgeDataConfig:
     tie_fraction: float = 0.1
     batch_answers: int = 3
     seed: int | None = None
+    swap_train_pairs: bool = True
 
     def __post_init__(self) -> None:
         if self.per_question < 1 or self.train_per_question < 0:
@@ -448,6 +453,20 @@ def split_items(
     return out
 
 
+def swapped_pair(item: dict) -> dict:
+    """The same pair with its answers in the other order (verdict A<->B; C stays)."""
+    if item["mode"] != "pair":
+        raise ValueError(f"only pair items can be swapped, not {item['mode']!r}")
+    human = {"A": "B", "B": "A", "C": "C"}[item["human"]]
+    return {
+        **item,
+        "id": f"{item['id']}-swap",
+        "answers": item["answers"][::-1],
+        "kinds": item["kinds"][::-1],
+        "human": human,
+    }
+
+
 def judgement(item: dict) -> str:
     """The ``Judgement`` field a perfect judge gives for an item."""
     human = item["human"]
@@ -572,6 +591,8 @@ def make_judge_data(world_dir: str | Path, config: JudgeDataConfig | None = None
     if config.train_per_question:
         train_questions = load_questions(world_dir / "train", world_cfg)
         train = split_items(train_questions, "train", seed, config.train_per_question, config)
+        if config.swap_train_pairs:
+            train["pair"] = [x for item in train["pair"] for x in (item, swapped_pair(item))]
         rows = [tuning_row(item) for mode in MODE_STREAMS for item in train[mode]]
     counts["train/judge_train.jsonl"] = write_jsonl(world_dir / "train" / "judge_train.jsonl", rows)
     write_json(
