@@ -25,7 +25,8 @@ Files written (paths inside are relative to each file's folder, as everywhere):
 - ``train/judge_train.jsonl`` — judge tuning data from the *training* split as LLaVA
   conversations: the user turn is the judge prompt (`mllmkit.judge.prompts`, the text
   judges are asked at evaluation time) with the image(s), the assistant turn the verdict
-  JSON. Test-split scenes are checked not to occur in the training split.
+  JSON; every pair in both orders unless ``swap_train_pairs`` is off. Test-split scenes
+  are checked not to occur in the training split.
 - ``judge_data.json`` — the settings and row counts.
 
 Every random choice comes from a per-question seeded stream, so two runs with the same
