@@ -95,6 +95,12 @@ def test_runner_reads_scores_as_expectations(tmp_path: Path) -> None:
     calls = judge.calls
     again = run_judge(judge, data, "score", out, progress=False, score_by="expected")
     assert judge.calls == calls and again["headline"] == m["headline"]
+    # decoding settings do not split likelihood entries, nor are they recorded as used
+    again = run_judge(
+        judge, data, "score", out, progress=False, score_by="expected", max_new_tokens=5
+    )
+    assert judge.calls == calls and again["headline"] == m["headline"]
+    assert json.loads((out / "run.json").read_text())["gen"] is None
     # text verdicts in the same folder are other cache entries, never the log-likelihoods
     fake = FakeJudge("likelihood")  # same fingerprint as `judge`
     as_text = run_judge(fake, data, "score", out, progress=False)

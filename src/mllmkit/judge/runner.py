@@ -315,6 +315,10 @@ def run_judge(
     model_fp = backend.fingerprint()
     constraint = spec.constraint if constrain and supports_constraints(backend) else None
     gen = GenerationArgs(max_new_tokens=max_new_tokens, constraint=constraint)
+    if score_by == "expected":
+        # likelihoods of fixed replies: no decoding setting changes them, so none may
+        # split the cache (a rerun with another --max-new-tokens reuses every entry)
+        gen = GenerationArgs()
     task = f"judge-{mode}"
     prefix = key_prefix(task_fingerprint(mode, data_path, score_by), gen, model_fp)
     asks = build_asks(data.items, [p for p in chosen if mode in p.modes])
@@ -329,7 +333,7 @@ def run_judge(
         "data": str(data_path),
         "limit": limit,
         "probes": [p.name for p in chosen],
-        "gen": gen.to_dict(),
+        "gen": gen.to_dict() if score_by == "text" else None,
         "score_by": score_by,
     }
     with ResponseCache(out / "cache.jsonl", fsync=fsync) as cache:  # takes the folder's lock
