@@ -164,11 +164,11 @@ def read_verdict(ask: Ask, entry: CacheEntry | None, score_by: str = "text") -> 
         return Verdict("error", error=entry.error or "unknown error")
     if score_by == "expected":
         logprobs = decode_logprobs(entry.text)
+        if logprobs is None:
+            return Verdict("unparsed", raw=entry.text)
         try:
-            score = expected_score(logprobs) if logprobs is not None else None
+            score = expected_score(logprobs)
         except ValueError:  # every reply at probability 0: no verdict to read
-            score = None
-        if score is None:
             return Verdict("unparsed", raw=entry.text)
         return Verdict("ok", score, score, raw=entry.text)
     mode = get_mode(ask.item.mode)
@@ -314,11 +314,14 @@ def run_judge(
         )
     model_fp = backend.fingerprint()
     constraint = spec.constraint if constrain and supports_constraints(backend) else None
-    gen = GenerationArgs(max_new_tokens=max_new_tokens, constraint=constraint)
-    if score_by == "expected":
-        # likelihoods of fixed replies: no decoding setting changes them, so none may
-        # split the cache (a rerun with another --max-new-tokens reuses every entry)
-        gen = GenerationArgs()
+    # expected scores are likelihoods of fixed replies: no decoding setting changes them,
+    # so none may split the cache (a rerun with another --max-new-tokens reuses every entry)
+    generates = score_by == "text"
+    gen = (
+        GenerationArgs(max_new_tokens=max_new_tokens, constraint=constraint)
+        if generates
+        else GenerationArgs()
+    )
     task = f"judge-{mode}"
     prefix = key_prefix(task_fingerprint(mode, data_path, score_by), gen, model_fp)
     asks = build_asks(data.items, [p for p in chosen if mode in p.modes])
@@ -333,7 +336,7 @@ def run_judge(
         "data": str(data_path),
         "limit": limit,
         "probes": [p.name for p in chosen],
-        "gen": gen.to_dict() if score_by == "text" else None,
+        "gen": gen.to_dict() if generates else None,
         "score_by": score_by,
     }
     with ResponseCache(out / "cache.jsonl", fsync=fsync) as cache:  # takes the folder's lock
@@ -345,7 +348,7 @@ def run_judge(
                 len(asks) - len(pending),
                 len(pending),
             )
-        asker = _score_likelihoods(backend) if score_by == "expected" else backend.generate
+        asker = backend.generate if generates else _score_likelihoods(backend)
         with Progress(len(pending), description=task, enabled=progress) as bar:
             for start in range(0, len(pending), batch_size):
                 chunk = pending[start : start + batch_size]

@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from mllmkit.judge.modes import get_mode
 from mllmkit.judge.prompts import LETTERS, render_prompt, verdict_json
 from mllmkit.world.config import WorldConfig
 from mllmkit.world.questions import TEMPLATES
@@ -455,16 +456,17 @@ def split_items(
 
 
 def swapped_pair(item: dict) -> dict:
-    """The same pair with its answers in the other order (verdict A<->B; C stays)."""
+    """The same pair with its answers in the other order; the verdict is mapped by the pair
+    mode's own rule (`Mode.to_original`, as the position probe maps its answers back)."""
     if item["mode"] != "pair":
         raise ValueError(f"only pair items can be swapped, not {item['mode']!r}")
-    human = {"A": "B", "B": "A", "C": "C"}[item["human"]]
+    reverse = (1, 0)
     return {
         **item,
         "id": f"{item['id']}-swap",
-        "answers": item["answers"][::-1],
-        "kinds": item["kinds"][::-1],
-        "human": human,
+        "answers": [item["answers"][i] for i in reverse],
+        "kinds": [item["kinds"][i] for i in reverse],
+        "human": get_mode("pair").to_original(item["human"], reverse),
     }
 
 
