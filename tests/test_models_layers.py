@@ -112,3 +112,44 @@ def test_selected_positions_pads_rows_with_filler() -> None:
     assert valid.tolist() == [[True, True], [False, False]]
     x = torch.arange(8.0).view(2, 4, 1)
     assert take_positions(x, index)[0, :, 0].tolist() == [1.0, 3.0]
+
+
+def test_swiglu_without_autograd_is_bit_identical_and_keeps_gradients_with_it() -> None:
+    """The no-grad path overwrites the gate's output in place; it must give exactly the
+    values of the autograd path, and the autograd path must still backpropagate."""
+    from mllmkit.models.mlp import SwiGLU
+
+    torch.manual_seed(0)
+    mlp = SwiGLU(8, 16)
+    x = torch.randn(2, 5, 8, requires_grad=True)
+    y = mlp(x)
+    y.sum().backward()
+    assert x.grad is not None and mlp.gate_proj.weight.grad is not None
+    with torch.no_grad():
+        assert torch.equal(mlp(x), y.detach())
+    with torch.inference_mode():
+        assert torch.equal(mlp(x), y.detach())
+
+
+def test_rms_norm_keeps_llama_dtype_promotion_and_backpropagates() -> None:
+    """float32 weight on a bfloat16 input gives float32 (as Llama's `weight * h`); same dtype
+    scales in place and still has gradients for input and weight."""
+    norm = RMSNorm(4)
+    x16 = torch.randn(3, 4).bfloat16()
+    assert norm(x16).dtype == torch.float32
+    x = torch.randn(3, 4, requires_grad=True)
+    out = norm(x)
+    out.square().sum().backward()
+    assert x.grad is not None and norm.weight.grad is not None
+    ref = norm.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + norm.eps))
+    torch.testing.assert_close(out, ref, rtol=0, atol=0)
+
+
+def test_apply_rope_backpropagates_like_the_formula() -> None:
+    rope = RotaryEmbedding(head_dim=8, theta=10000.0)
+    cos, sin = rope(torch.tensor([[0, 3, 4]]))
+    x = torch.randn(1, 2, 3, 8, requires_grad=True)
+    apply_rope(x, cos, sin).square().sum().backward()
+    x2 = x.detach().clone().requires_grad_(True)
+    (x2 * cos[:, None] + rotate_half(x2) * sin[:, None]).square().sum().backward()
+    torch.testing.assert_close(x.grad, x2.grad)

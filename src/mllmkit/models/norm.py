@@ -15,5 +15,8 @@ class RMSNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dtype = x.dtype
         h = x.float()
-        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * h.to(dtype)
+        h = (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)).to(dtype)
+        if self.weight.dtype != dtype:
+            return self.weight * h  # type promotion decides the output dtype, as in Llama
+        # the normalised tensor is fresh and no backward formula reads it: scale in place
+        return h.mul_(self.weight)
