@@ -470,18 +470,11 @@ def swapped_pair(item: dict) -> dict:
     }
 
 
-def judgement(item: dict) -> str:
-    """The ``Judgement`` field a perfect judge gives for an item."""
-    human = item["human"]
-    if item["mode"] == "batch":
-        return ", ".join(f"[[{letter}]]" for letter in human)
-    return f"[[{human}]]"
-
-
 def tuning_row(item: dict) -> dict:
-    """A LLaVA conversation teaching the verdict for one item."""
+    """A LLaVA conversation teaching the verdict for one item: the ``Judgement`` a perfect
+    judge gives, written by the mode's own rule (the one the judge's parser reads back)."""
     prompt = render_prompt(item["mode"], item["question"], item["answers"])
-    reply = verdict_json(judgement(item))
+    reply = verdict_json(get_mode(item["mode"]).judgement(item["human"]))
     return llava_row(f"judge-{item['id']}", item["images"], [(prompt, reply)])
 
 
