@@ -43,6 +43,6 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     """
     half = x.shape[-1] // 2
     signed_sin = torch.cat([-sin[..., :half], sin[..., half:]], dim=-1)
-    # the sum accumulates into the first product (fused multiply-add, one allocation less);
+    # the sum accumulates into the first product (one pass and one allocation less);
     # autograd allows it because no backward formula reads that product
     return (x * cos[:, None]).addcmul_(x.roll(half, dims=-1), signed_sin[:, None])
