@@ -20,9 +20,7 @@ run resumes. Writes ``benchmarks/results/judge.json`` and ``judge.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -83,29 +81,9 @@ def evaluate_judge(
         "position_consistency": pair["probes"]["position"]["consistency"],
     }
     counts = {mode: m["counts"] for mode, m in (("score", score), ("pair", pair), ("batch", batch))}
-    figures["pair_by_kinds"] = pair_accuracy_by_kinds(out / "pair" / "predictions.jsonl")
+    # accuracy per pair of answer kinds (items without kinds: none), as `mllm judge` reports it
+    figures["pair_by_kinds"] = pair["agreement"].get("by_kinds", {})
     return figures, counts, batch["gen"].get("constraint")
-
-
-def pair_accuracy_by_kinds(predictions: Path) -> dict[str, dict[str, float | int]]:
-    """Pair accuracy per pair of candidate kinds (order ignored, e.g. ``correct|verbose``).
-
-    Why: the headline accuracy mixes pairs a judge can settle from the answers' form alone
-    (an invented object, filler) with pairs it can only settle by looking at the image
-    (a correct against a wrong value); this split shows which of the two it learned.
-    Items without ``kinds`` (judge data from elsewhere) are left out, and so are unparsed
-    verdicts, which the headline accuracy (`pair_agreement`) also drops.
-    """
-    tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    with predictions.open(encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            if not row.get("kinds") or row.get("status") != "ok":
-                continue
-            key = "|".join(sorted(row["kinds"]))
-            tally[key][0] += int(row["judge"] == row["human"])
-            tally[key][1] += 1
-    return {k: {"n": n, "acc": right / n} for k, (right, n) in sorted(tally.items())}
 
 
 def _fmt(value: Any) -> str:
@@ -149,8 +127,8 @@ def main() -> None:
     )
     rows = [f"| {k} | {_fmt(trained[k])} | {_fmt(baseline[k])} | {AIMS[k]} |" for k in KEYS]
     by_kinds = [
-        f"| {k.replace('|', ' vs ')} | {v['n']} | {_fmt(v['acc'])} | "
-        f"{_fmt(baseline['pair_by_kinds'].get(k, {}).get('acc'))} |"
+        f"| {k.replace('|', ' vs ')} | {v['n']} | {_fmt(v['accuracy'])} | "
+        f"{_fmt(baseline['pair_by_kinds'].get(k, {}).get('accuracy'))} |"
         for k, v in trained["pair_by_kinds"].items()
     ]
     n = {mode: c["items"] for mode, c in trained_counts.items()}

@@ -67,6 +67,31 @@ def test_pair_accuracy_with_and_without_ties_by_hand(root: Path, tmp_path: Path)
     assert m["headline"] == pytest.approx(0.6)
 
 
+def test_pair_accuracy_per_pair_of_kinds_by_hand(root: Path, tmp_path: Path) -> None:
+    """Kinds group pairs whatever their order; the unparsed verdict is dropped from its
+    group as from the headline; the report shows the groups."""
+    kinds = [
+        ["correct", "wrong"],
+        ["wrong", "correct"],
+        ["verbose", "verbose"],
+        ["correct", "verbose"],
+        ["verbose", "correct"],
+        ["correct", "wrong"],
+    ]
+    items = [{**it, "kinds": k} for it, k in zip(pair_items(), kinds, strict=True)]
+    data = write_items(root / "pair.jsonl", items)
+    m = run_judge(FakeJudge(), data, "pair", tmp_path / "out", progress=False)
+    # judge: A, B, C, A, C, (unparsed) vs human A, B, C, B, A, A
+    assert m["agreement"]["by_kinds"] == {
+        "correct|verbose": {"accuracy": 0.0, "n": 2},
+        "correct|wrong": {"accuracy": 1.0, "n": 2},
+        "verbose|verbose": {"accuracy": 1.0, "n": 1},
+    }
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "Accuracy by the kinds of the two answers" in report
+    assert "| correct vs verbose | 0" in report
+
+
 def test_batch_normalised_levenshtein_by_hand(root: Path, tmp_path: Path) -> None:
     data = write_items(root / "batch.jsonl", batch_items())
     m = run_judge(FakeJudge(), data, "batch", tmp_path / "out", progress=False)

@@ -49,6 +49,11 @@ def _pair_details(agreement: dict[str, Any]) -> list[str]:
     rows = [[f"human {h}", *(confusion[h][j] for j in confusion[h])] for h in confusion]
     lines += ["### Confusion (rows: human, columns: judge)", ""]
     lines += [*_table(["", *(f"judge {j}" for j in confusion)], rows), ""]
+    groups = agreement.get("by_kinds")
+    if groups:
+        body = [[k.replace("|", " vs "), g["accuracy"], g["n"]] for k, g in groups.items()]
+        lines += ["### Accuracy by the kinds of the two answers", ""]
+        lines += [*_table(["kinds", "accuracy", "n"], body), ""]
     return lines
 
 

@@ -58,13 +58,24 @@ def score_agreement(rows: Sequence[Row]) -> dict[str, Any]:
 
 
 def pair_agreement_rows(rows: Sequence[Row]) -> dict[str, Any]:
-    """Accuracy with and without ties, macro F1, and the human × judge confusion counts."""
+    """Accuracy with and without ties, macro F1, the human × judge confusion counts, and
+    (items with ``kinds``) accuracy per pair of answer kinds, order ignored
+    (``correct|wrong``): it separates pairs the answers' form settles (filler, an invented
+    object) from pairs only the image settles (a right against a wrong value)."""
     result = pair_agreement([PairItem(item.human, _judged(v)) for item, v in rows])
     confusion = {h: dict.fromkeys(PAIR_LABELS, 0) for h in PAIR_LABELS}
+    by_kinds: dict[str, list[PairItem]] = defaultdict(list)
     for item, v in rows:
         if v.ok:
             confusion[item.human][v.original] += 1  # type: ignore[index]
+        if item.kinds:
+            by_kinds["|".join(sorted(item.kinds))].append(PairItem(item.human, _judged(v)))
     result["confusion"] = confusion
+    if by_kinds:
+        result["by_kinds"] = {
+            key: {"accuracy": a["accuracy"], "n": a["n"]}
+            for key, a in ((k, pair_agreement(g)) for k, g in sorted(by_kinds.items()))
+        }
     return result
 
 
