@@ -19,6 +19,7 @@ from torch import nn
 
 from mllmkit.models.cache import KVCache
 from mllmkit.models.config import LMConfig
+from mllmkit.models.linear import Linear
 from mllmkit.models.masks import visibility_mask
 from mllmkit.models.rope import apply_rope
 from mllmkit.models.select import take_positions
@@ -31,10 +32,10 @@ class Attention(nn.Module):
         self.num_kv_heads = cfg.num_kv_heads
         self.head_dim = cfg.resolved_head_dim
         d, hd = cfg.hidden_size, self.head_dim
-        self.q_proj = nn.Linear(d, cfg.num_heads * hd, bias=cfg.qkv_bias)
-        self.k_proj = nn.Linear(d, cfg.num_kv_heads * hd, bias=cfg.qkv_bias)
-        self.v_proj = nn.Linear(d, cfg.num_kv_heads * hd, bias=cfg.qkv_bias)
-        self.o_proj = nn.Linear(cfg.num_heads * hd, d, bias=False)
+        self.q_proj = Linear(d, cfg.num_heads * hd, bias=cfg.qkv_bias)
+        self.k_proj = Linear(d, cfg.num_kv_heads * hd, bias=cfg.qkv_bias)
+        self.v_proj = Linear(d, cfg.num_kv_heads * hd, bias=cfg.qkv_bias)
+        self.o_proj = Linear(cfg.num_heads * hd, d, bias=False)
 
     def forward(
         self,

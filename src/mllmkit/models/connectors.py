@@ -13,6 +13,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from mllmkit.models.linear import Linear
+
 CONNECTORS: dict[str, type[Connector]] = {}
 
 
@@ -65,7 +67,7 @@ class LinearConnector(Connector):
 
     def __init__(self, in_dim: int, out_dim: int, hidden_dim: int | None = None) -> None:
         super().__init__()
-        self.linear = nn.Linear(in_dim, out_dim)
+        self.linear = Linear(in_dim, out_dim)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.linear(features)
@@ -80,9 +82,9 @@ class MLP2xGeluConnector(Connector):
     def __init__(self, in_dim: int, out_dim: int, hidden_dim: int | None = None) -> None:
         super().__init__()
         hidden = hidden_dim or out_dim
-        self.linear_1 = nn.Linear(in_dim, hidden)
+        self.linear_1 = Linear(in_dim, hidden)
         self.act = nn.GELU()
-        self.linear_2 = nn.Linear(hidden, out_dim)
+        self.linear_2 = Linear(hidden, out_dim)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.linear_2(self.act(self.linear_1(features)))
@@ -101,7 +103,7 @@ class PixelShuffleConnector(Connector):
 
     def __init__(self, in_dim: int, out_dim: int, hidden_dim: int | None = None) -> None:
         super().__init__()
-        self.proj = nn.Linear(in_dim * self.scale**2, out_dim, bias=False)
+        self.proj = Linear(in_dim * self.scale**2, out_dim, bias=False)
 
     @classmethod
     def _grid(cls, n_in: int) -> int:

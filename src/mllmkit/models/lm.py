@@ -13,12 +13,12 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from mllmkit.models.attention import Attention
 from mllmkit.models.cache import KVCache
 from mllmkit.models.config import LMConfig
+from mllmkit.models.linear import Linear, linear
 from mllmkit.models.masks import contiguous_spans, position_ids_from_mask, visibility_mask
 from mllmkit.models.mlp import SwiGLU
 from mllmkit.models.norm import RMSNorm
@@ -109,9 +109,9 @@ class DecoderLM(nn.Module):
         self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
         self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.num_layers))
         self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
-        self.lm_head: nn.Linear | None = None
+        self.lm_head: Linear | None = None
         if not cfg.tie_word_embeddings:
-            self.lm_head = nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
+            self.lm_head = Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
         self.rotary = RotaryEmbedding(cfg.resolved_head_dim, cfg.rope_theta)
 
     @property
@@ -120,7 +120,7 @@ class DecoderLM(nn.Module):
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Vocabulary logits for hidden states of any leading shape."""
-        return F.linear(hidden, self.output_weight)
+        return linear(hidden, self.output_weight)
 
     def forward(
         self,
