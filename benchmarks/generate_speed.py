@@ -7,7 +7,10 @@ The Hugging Face model is built offline from our config (`mllmkit.convert.hf_con
 our weights are copied into it by an explicit name rule (`language_model.lm_head.weight` ->
 `lm_head.weight`, everything else gains the `model.` prefix). Both decode the same
 left-padded batch greedily without early stop; the generated tokens are asserted equal, so
-the speed ratio compares the same work. Writes results/generate_speed.{json,md}.
+the speed ratio compares the same work. A third run, ours with every product on MKL's
+sgemm as in `F.linear` (`linear.set_onednn_linear(False)`), shows how much of the ratio
+is the choice of matmul kernel (`mllmkit.models.linear`). Writes
+results/generate_speed.{json,md}.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import interleaved_median_times, write_result
 from mllmkit.convert.hf_config import hf_config_from_mllm
 from mllmkit.infer.generate import generate
-from mllmkit.models import MLLM
+from mllmkit.models import MLLM, linear
 from mllmkit.models.config import LMConfig, MLLMConfig, VisionConfig
 
 IMG, PAD, EOS = 3, 0, 1
@@ -123,13 +126,23 @@ def main() -> None:
         )
         return out[:, ids.shape[1] :].tolist()
 
-    assert ours() == theirs(), "the two implementations generated different tokens"
-    times = interleaved_median_times({"ours": ours, "hf": theirs}, a.repeats)
-    t_ours, t_hf = times["ours"], times["hf"]
+    def ours_mkl() -> list[list[int]]:
+        previous = linear.set_onednn_linear(False)
+        try:
+            return ours()
+        finally:
+            linear.set_onednn_linear(previous)
+
+    assert ours() == theirs() == ours_mkl(), "the implementations generated different tokens"
+    times = interleaved_median_times({"ours": ours, "hf": theirs, "ours_mkl": ours_mkl}, a.repeats)
+    t_ours, t_hf, t_mkl = times["ours"], times["hf"], times["ours_mkl"]
     figures = {
         "ours_tokens_per_s": a.batch * n / t_ours,
         "hf_tokens_per_s": a.batch * n / t_hf,
         "ratio": t_hf / t_ours,
+        "ours_mkl_tokens_per_s": a.batch * n / t_mkl,
+        "ratio_mkl": t_hf / t_mkl,
+        "onednn_linear": linear.onednn_linear_enabled(),
         "batch": a.batch,
         "new_tokens": n,
         "visual_tokens": model.image_tokens_per_image,
@@ -141,6 +154,8 @@ def main() -> None:
         f"| mllmkit | {figures['ours_tokens_per_s']:.1f} |\n"
         f"| transformers | {figures['hf_tokens_per_s']:.1f} |\n"
         f"| ratio | {figures['ratio']:.2f}× |\n"
+        f"| mllmkit, products on MKL | {figures['ours_mkl_tokens_per_s']:.1f} |\n"
+        f"| ratio on MKL | {figures['ratio_mkl']:.2f}× |\n"
     )
     name = "generate_speed_small" if a.small else "generate_speed"
     print(table)

@@ -4,6 +4,8 @@ Both models are built offline at the same geometry (widths, layers, heads, visua
 batch, sequence) and run the same step: forward, next-token loss on the answer tokens,
 backward, AdamW. We report tokens/s for each (median of repeats, same process), their
 ratio, and the FLOP/s our step achieves against this machine's measured float32 matmul peak.
+A third run, ours with every product on MKL's sgemm as in `F.linear`
+(`linear.set_onednn_linear(False)`), shows how much of the ratio is the matmul kernel.
 
     python benchmarks/train_step.py
 """
@@ -20,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import interleaved_median_times, matmul_peak_gflops, write_result
 from mllmkit.convert.hf_config import hf_config_from_mllm
 from mllmkit.infer.flops import prefill_flops
+from mllmkit.models import linear
 from mllmkit.models.config import LMConfig, MLLMConfig, VisionConfig
 from mllmkit.models.mllm import MLLM
 from mllmkit.train.loss import token_loss_sum
@@ -99,8 +102,16 @@ def main() -> None:
         opt_hf.step()
         opt_hf.zero_grad(set_to_none=True)
 
-    times = interleaved_median_times({"ours": step_ours, "hf": step_hf}, args.repeats, warmup=2)
-    t_o, t_h = times["ours"], times["hf"]
+    def step_ours_mkl() -> None:
+        previous = linear.set_onednn_linear(False)
+        try:
+            step_ours()
+        finally:
+            linear.set_onednn_linear(previous)
+
+    steps = {"ours": step_ours, "hf": step_hf, "ours_mkl": step_ours_mkl}
+    times = interleaved_median_times(steps, args.repeats, warmup=2)
+    t_o, t_h, t_m = times["ours"], times["hf"], times["ours_mkl"]
     peak = matmul_peak_gflops()
     seq = cfg.image_tokens_per_image + args.text
     fwd = prefill_flops(cfg, seq, n_images=1, logits_positions=args.answer).total * args.batch
@@ -111,6 +122,9 @@ def main() -> None:
         "ratio": t_h / t_o,
         "ours_step_s": t_o,
         "hf_step_s": t_h,
+        "ours_mkl_step_s": t_m,
+        "ratio_mkl": t_h / t_m,
+        "onednn_linear": linear.onednn_linear_enabled(),
         "achieved_gflops": achieved,
         "peak_gflops": peak,
         "pct_of_peak": 100 * achieved / peak,
@@ -121,9 +135,11 @@ def main() -> None:
     table = (
         "| model | step s | tokens/s |\n|---|---:|---:|\n"
         f"| mllmkit | {t_o:.3f} | {tokens / t_o:,.0f} |\n"
-        f"| transformers Llava | {t_h:.3f} | {tokens / t_h:,.0f} |\n\n"
-        f"Ratio (ours/HF tokens/s): **{t_h / t_o:.2f}×**. Achieved {achieved:.1f} GFLOP/s of a "
-        f"measured {peak:.1f} GFLOP/s float32 matmul peak ({100 * achieved / peak:.0f}%)."
+        f"| transformers Llava | {t_h:.3f} | {tokens / t_h:,.0f} |\n"
+        f"| mllmkit, products on MKL | {t_m:.3f} | {tokens / t_m:,.0f} |\n\n"
+        f"Ratio (ours/HF tokens/s): **{t_h / t_o:.2f}×** ({t_h / t_m:.2f}× on MKL). "
+        f"Achieved {achieved:.1f} GFLOP/s of a measured {peak:.1f} GFLOP/s float32 matmul "
+        f"peak ({100 * achieved / peak:.0f}%)."
     )
     write_result("train_step", figures, table)
     print(table)
