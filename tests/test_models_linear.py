@@ -154,3 +154,15 @@ def test_cached_decoding_on_onednn_products_equals_recomputation():
         full_ids = torch.cat([ids, nxt], 1)
         full = model(full_ids, pixels, torch.ones_like(full_ids)).logits[:, -1]
     torch.testing.assert_close(step, full, rtol=1e-4, atol=1e-4)
+
+
+@onednn
+def test_autocast_keeps_f_linear():
+    """Under CPU autocast `F.linear` runs in bfloat16; the oneDNN path must not bypass it."""
+    x, w, b = _large()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not L._use_onednn(x, w, b)
+        got = L.linear(x, w, b)
+        expected = F.linear(x, w, b)
+    assert got.dtype == expected.dtype == torch.bfloat16
+    assert torch.equal(got, expected)

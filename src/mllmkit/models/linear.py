@@ -23,10 +23,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 MIN_MACS = 1 << 22
 """Multiply-adds (rows x in x out) from which a product goes to oneDNN: ~4M MACs take
-~25 us at this CPU's matmul rate, so the extra ~20 us of set-up is repaid."""
+~45 us at this CPU's matmul rate, so the extra ~20 us of set-up is repaid."""
 
 MIN_WEIGHT = 1 << 18
 """Weight elements (1 MiB in float32) from which a product goes to oneDNN whatever its
@@ -72,9 +73,18 @@ def _onednn(
     return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
 
 
+def _autocast_on() -> bool:
+    try:
+        return bool(torch.is_autocast_enabled("cpu"))
+    except TypeError:  # PyTorch before 2.4 takes no device argument
+        return bool(torch.is_autocast_cpu_enabled())
+
+
 def _use_onednn(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> bool:
     if not _enabled or x.device.type != "cpu" or weight.device.type != "cpu":
         return False
+    if _autocast_on():
+        return False  # F.linear applies autocast's lower-precision product
     if x.dtype != torch.float32 or weight.dtype != torch.float32 or weight.dim() != 2:
         return False
     if bias is not None and bias.dtype != torch.float32:
@@ -100,6 +110,7 @@ class _OneDNNLinear(torch.autograd.Function):
         return _onednn(x, weight, bias)
 
     @staticmethod
+    @once_differentiable
     def backward(  # type: ignore[override]
         ctx: Any, grad: torch.Tensor
     ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
