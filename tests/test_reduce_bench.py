@@ -47,7 +47,9 @@ def test_timing_only_benchmark_writes_results(tmp_path: Path) -> None:
     assert all(r["flops_pct"] < 100 and r["kv_mb"] < rows[0]["kv_mb"] for r in rows[1:])
     assert [r["keep"] for r in rows] == [1.0, 0.5, 0.25, 0.25]
     assert (tmp_path / "reduce.png").stat().st_size > 0
-    assert "`fastv:k=1,r=0.5`" in (tmp_path / "reduce.md").read_text()
+    md = (tmp_path / "reduce.md").read_text()
+    assert "`fastv:k=1,r=0.5`" in md and "](reduce.png)" in md
+    assert not list(tmp_path.glob("*.tmp"))
 
 
 def test_default_grid_parses_and_fits() -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from mllmkit.infer.reduce.base import Strategy
 from mllmkit.infer.reduce.registry import parse_reduction
+from mllmkit.infer.reduce.report import atomic_write
 from mllmkit.models.config import MLLMConfig
 
 log = logging.getLogger(__name__)
@@ -277,8 +278,9 @@ def write_results(
     results_dir: Path, rows: list[dict[str, Any]], command: str, geo: TimingGeometry
 ) -> None:
     results_dir.mkdir(parents=True, exist_ok=True)
+    plot(rows, results_dir / "reduce.png")
     data = {"rows": rows, "command": command}
-    (results_dir / "reduce.json").write_text(json.dumps(data, indent=2) + "\n")
+    atomic_write(results_dir / "reduce.json", json.dumps(data, indent=2) + "\n")
     note = (
         f"Accuracy, FLOPs % and KV MB: the evaluated checkpoint (analytic, mean per request). "
         f"Timing FLOPs % and prefill speedup: a random model with {_tokens(geo)} visual "
@@ -289,10 +291,10 @@ def write_results(
     notes = [f"- `{r['strategy']}`: {r['note']}" for r in rows if r.get("note")]
     if notes:
         md += "\n" + "\n".join(notes) + "\n"
+    md += "\n![Accuracy and prefill speedup against prefill FLOPs](reduce.png)\n"
     if command:
         md += f"\nReproduce: `{command}`\n"
-    (results_dir / "reduce.md").write_text(md)
-    plot(rows, results_dir / "reduce.png")
+    atomic_write(results_dir / "reduce.md", md)
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
@@ -324,5 +326,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    tmp = path.with_name(path.name + ".tmp")
+    fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
+    tmp.replace(path)  # atomic: a crash never leaves half a picture under the real name

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file and `os.replace`: a crash never
+    leaves a half-written file under the real name."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
@@ -17,12 +19,12 @@ def _atomic_write(path: Path, text: str) -> None:
 def write_reduction_report(out: Path, summary: dict[str, Any]) -> None:
     """Write `reduction.json`, add it under `"reduction"` in `metrics.json` and append a
     section to `report.md` (the files `mllm eval` just wrote)."""
-    _atomic_write(out / "reduction.json", json.dumps(summary, indent=2) + "\n")
+    atomic_write(out / "reduction.json", json.dumps(summary, indent=2) + "\n")
     metrics_path = out / "metrics.json"
     if metrics_path.is_file():
         metrics = json.loads(metrics_path.read_text())
         metrics["reduction"] = summary
-        _atomic_write(metrics_path, json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+        atomic_write(metrics_path, json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
     report = out / "report.md"
     if report.is_file():
         lines = [
@@ -42,4 +44,4 @@ def write_reduction_report(out: Path, summary: dict[str, Any]) -> None:
                 f"| {summary['flops_pct']:.1f} | {summary['mean_kv_mb']:.3f} "
                 f"| {summary['mean_full_kv_mb']:.3f} |",
             ]
-        _atomic_write(report, report.read_text().rstrip("\n") + "\n" + "\n".join(lines) + "\n")
+        atomic_write(report, report.read_text().rstrip("\n") + "\n" + "\n".join(lines) + "\n")
