@@ -8,7 +8,7 @@ our weights are copied into it by an explicit name rule (`language_model.lm_head
 `lm_head.weight`, everything else gains the `model.` prefix). Both decode the same
 left-padded batch greedily without early stop; the generated tokens are asserted equal, so
 the speed ratio compares the same work. A third run, ours with every product on MKL's
-sgemm as in `F.linear` (`linear.set_onednn_linear(False)`), shows how much of the ratio
+sgemm as in `F.linear` (`linear.use_onednn_linear(False)`), shows how much of the ratio
 is the choice of matmul kernel (`mllmkit.models.linear`). Writes
 results/generate_speed.{json,md}.
 """
@@ -127,11 +127,8 @@ def main() -> None:
         return out[:, ids.shape[1] :].tolist()
 
     def ours_mkl() -> list[list[int]]:
-        previous = linear.set_onednn_linear(False)
-        try:
+        with linear.use_onednn_linear(False):
             return ours()
-        finally:
-            linear.set_onednn_linear(previous)
 
     assert ours() == theirs() == ours_mkl(), "the implementations generated different tokens"
     times = interleaved_median_times({"ours": ours, "hf": theirs, "ours_mkl": ours_mkl}, a.repeats)

@@ -5,7 +5,7 @@ batch, sequence) and run the same step: forward, next-token loss on the answer t
 backward, AdamW. We report tokens/s for each (median of repeats, same process), their
 ratio, and the FLOP/s our step achieves against this machine's measured float32 matmul peak.
 A third run, ours with every product on MKL's sgemm as in `F.linear`
-(`linear.set_onednn_linear(False)`), shows how much of the ratio is the matmul kernel.
+(`linear.use_onednn_linear(False)`), shows how much of the ratio is the matmul kernel.
 
     python benchmarks/train_step.py
 """
@@ -103,11 +103,8 @@ def main() -> None:
         opt_hf.zero_grad(set_to_none=True)
 
     def step_ours_mkl() -> None:
-        previous = linear.set_onednn_linear(False)
-        try:
+        with linear.use_onednn_linear(False):
             step_ours()
-        finally:
-            linear.set_onednn_linear(previous)
 
     steps = {"ours": step_ours, "hf": step_hf, "ours_mkl": step_ours_mkl}
     times = interleaved_median_times(steps, args.repeats, warmup=2)

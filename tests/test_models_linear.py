@@ -9,17 +9,16 @@ from torch import nn
 
 from mllmkit.models import linear as L
 from mllmkit.models.cache import KVCache
-from mllmkit.models.config import LMConfig, MLLMConfig, VisionConfig
 from mllmkit.models.mllm import MLLM
+from mllmkit.models.presets import tiny_config
 
 onednn = pytest.mark.skipif(not L._AVAILABLE, reason="this PyTorch build lacks oneDNN")
 
 
 @pytest.fixture(autouse=True)
 def _restore_switch():
-    previous = L.onednn_linear_enabled()
-    yield
-    L.set_onednn_linear(previous)
+    with L.use_onednn_linear(L.onednn_linear_enabled()):
+        yield
 
 
 def _large(seed: int = 0, bias: bool = True):
@@ -115,29 +114,8 @@ def test_linear_module_is_an_nn_linear():
 def test_cached_decoding_on_onednn_products_equals_recomputation():
     """A model wide enough for the oneDNN path (512-wide LM): decoding one token with the
     KV cache (8-row products) matches the full forward over prompt + token (all rows)."""
-    cfg = MLLMConfig(
-        vision=VisionConfig(
-            image_size=28,
-            patch_size=14,
-            hidden_size=32,
-            num_layers=1,
-            num_heads=2,
-            intermediate_size=64,
-        ),
-        lm=LMConfig(
-            vocab_size=128,
-            hidden_size=512,
-            num_layers=2,
-            num_heads=8,
-            num_kv_heads=8,
-            intermediate_size=1024,
-        ),
-        connector="mlp2x_gelu",
-        image_token_id=3,
-        pad_token_id=0,
-        eos_token_id=1,
-    )
-    model = MLLM(cfg, seed=0).eval()
+    lm = {"hidden_size": 512, "num_heads": 8, "num_kv_heads": 8, "intermediate_size": 1024}
+    model = MLLM(tiny_config(128, lm=lm), seed=0).eval()
     assert (
         L._use_onednn(torch.zeros(1, 512), model.language_model.layers[0].mlp.up_proj.weight, None)
         == L._AVAILABLE
@@ -145,7 +123,7 @@ def test_cached_decoding_on_onednn_products_equals_recomputation():
     g = torch.Generator().manual_seed(0)
     n_img = model.image_tokens_per_image
     ids = torch.cat([torch.full((2, n_img), 3), torch.randint(4, 128, (2, 6), generator=g)], 1)
-    pixels = torch.randn(2, 3, 28, 28, generator=g)
+    pixels = torch.randn(2, 3, 32, 32, generator=g)
     nxt = torch.randint(4, 128, (2, 1), generator=g)
     with torch.inference_mode():
         cache = KVCache()

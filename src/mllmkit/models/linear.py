@@ -13,11 +13,14 @@ oneDNN and the weight gradient uses MKL (`grad_out^T @ x`, where oneDNN was slow
 every training shape measured). Both paths compute the same products with a different
 summation order, so results agree to float32 rounding, not bit for bit.
 
-`set_onednn_linear(False)` turns the oneDNN path off everywhere (e.g. to compare).
+`set_onednn_linear(False)` turns the oneDNN path off everywhere (e.g. to compare);
+`use_onednn_linear(False)` does so for a `with` block.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -65,6 +68,17 @@ def set_onednn_linear(enabled: bool) -> bool:
     previous = _enabled
     _enabled = bool(enabled) and _AVAILABLE
     return previous
+
+
+@contextmanager
+def use_onednn_linear(enabled: bool) -> Iterator[None]:
+    """`set_onednn_linear(enabled)` for the duration of a `with` block, then the previous
+    setting again (also on an exception)."""
+    previous = set_onednn_linear(enabled)
+    try:
+        yield
+    finally:
+        set_onednn_linear(previous)
 
 
 def _onednn(
