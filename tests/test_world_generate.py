@@ -16,7 +16,7 @@ from mllmkit.world.config import WorldConfig
 from mllmkit.world.generate import generate_world, sample_split
 from mllmkit.world.preview import make_preview
 from mllmkit.world.scene import Scene
-from mllmkit.world.verify import verify_record
+from mllmkit.world.verify import parse_question, verify_record
 
 RECORD_FIELDS = [
     "id",
@@ -134,10 +134,17 @@ def test_every_record_verifies_and_follows_the_contract(world: Path) -> None:
 def test_yes_no_and_letters_are_balanced(world: Path) -> None:
     for split in ("train", "test"):
         records = _jsonl(world / split / "questions.jsonl")
-        yorn = Counter((r["ability"], r["answer"]) for r in records if r["format"] == "yorn")
+        # Yes/no is balanced per question form (template), which also rules out a form
+        # that leans to one answer inside a balanced ability.
+        yorn = Counter(
+            (parse_question(r["question"])[0].name, r["answer"])
+            for r in records
+            if r["format"] == "yorn"
+        )
         letters = Counter((r["ability"], r["answer"]) for r in records if r["format"] == "mcq")
-        for ability in {a for a, _ in yorn}:
-            assert abs(yorn[ability, "Yes"] - yorn[ability, "No"]) <= 1, (split, ability)
+        for template in {t for t, _ in yorn}:
+            assert abs(yorn[template, "Yes"] - yorn[template, "No"]) <= 1, (split, template)
+        for ability in {a for a, _ in letters}:
             counts = [n for (a, _), n in letters.items() if a == ability]
             assert max(counts) - min(counts) <= 1, (split, ability, counts)
         assert {k for (a, k) in letters if a == "color"} == set("ABCD")

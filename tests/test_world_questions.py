@@ -291,15 +291,32 @@ def test_balancer_makes_yes_no_and_letters_exact() -> None:
             pool = list(ABILITIES[name].generate((scene,), rng, CFG))
             if not pool:
                 continue
-            qa = pick(pool, rng, balancer.want_yes(name))
-            answers[name, balancer.yorn(qa, rng).answer] += 1
+            qa = pick(pool, rng, balancer.want_yes)
+            answers[qa.template.name, balancer.yorn(qa, rng).answer] += 1
             letters[name, balancer.multiple_choice(qa, rng).answer] += 1
+    templates = {t for t, _ in answers}
+    # Every existence form is asked, each balanced on its own (not only the ability).
+    assert {"existence.category", "existence.shape", "existence.color"} <= templates
+    for template in templates:
+        assert abs(answers[template, "Yes"] - answers[template, "No"]) <= 1, template
     for name in ("existence", "color", "size"):
-        assert abs(answers[name, "Yes"] - answers[name, "No"]) <= 1
         counts = [v for (a, _), v in letters.items() if a == name]
         assert max(counts) - min(counts) <= 1
     assert {k for (a, k) in letters if a == "color"} == set("ABCD")
     assert {k for (a, k) in letters if a == "size"} == set("AB")
+
+
+def test_pick_samples_templates_evenly() -> None:
+    """A scene's pool holds ~30 category questions but only 5 shape ones; picks must not
+    follow the pool's mix (the shape-only form was ~83% "Yes" when they did)."""
+    rng = np.random.default_rng(1)
+    forms: Counter[str] = Counter()
+    for i in range(600):
+        scene = sample_scene(stream_rng(3, "train", i, "scene"), CFG)
+        pool = list(ABILITIES["existence"].generate((scene,), rng, CFG))
+        forms[pick(pool, rng).template.name] += 1
+    assert set(forms) == {"existence.category", "existence.shape", "existence.color"}
+    assert min(forms.values()) > 0.25 * sum(forms.values())
 
 
 def test_pick_stratifies_answers() -> None:

@@ -177,7 +177,9 @@ def _cell_rc(cell: str) -> tuple[int, int]:
 
 Space = Callable[[str, WorldConfig], tuple[str, ...]]
 ANSWER_SPACES: dict[str, Space] = {
-    "existence.any": lambda a, cfg: YES_NO,
+    "existence.category": lambda a, cfg: YES_NO,
+    "existence.shape": lambda a, cfg: YES_NO,
+    "existence.color": lambda a, cfg: YES_NO,
     "count.how_many": lambda a, cfg: COUNTS,
     "color.what": lambda a, cfg: COLORS,
     "shape.what": lambda a, cfg: SHAPES,
@@ -270,7 +272,7 @@ def _partial(q: Question, rng: np.random.Generator) -> str:
     if name == "spatial.horizontal":
         a, b = _referent(scene, s["ref_a"]), _referent(scene, s["ref_b"])
         return f"{answer}, and {_false_vertical(rng, a, b)} it"
-    if name == "existence.any":
+    if name in ("existence.category", "existence.shape", "existence.color"):
         if answer == YES:
             desc = s["desc"].split()
             attrs = {} if desc[-1] == "object" else {"shape": desc[-1]}

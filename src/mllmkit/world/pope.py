@@ -23,6 +23,7 @@ from mllmkit.world.vocab import CATEGORIES, category_name
 
 SETTINGS: tuple[str, ...] = ("random", "popular", "adversarial")
 ALL_CATEGORIES: tuple[str, ...] = tuple(category_name(c, s) for c, s in CATEGORIES)
+_PARTS: dict[str, tuple[str, str]] = {category_name(c, s): (c, s) for c, s in CATEGORIES}
 _ORDER = {name: i for i, name in enumerate(ALL_CATEGORIES)}
 
 
@@ -85,6 +86,7 @@ def probes(
     out = []
     for k in order:
         category, is_present = items[int(k)]
-        qa = exists_qa(category, is_present)
+        color, shape = _PARTS[category]
+        qa = exists_qa({"color": color, "shape": shape}, is_present)
         out.append(Probe(qa.question, qa.answer, category))
     return out

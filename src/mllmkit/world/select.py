@@ -1,10 +1,14 @@
 """Choosing which questions a scene gets, with balanced answers.
 
 Generators yield every valid question; this module samples from those pools:
-- answers are stratified (pick an answer value uniformly, then a question with it), so
-  frequent answers such as "0" or "No" do not dominate;
-- a `Balancer` keeps per-ability counters across a whole split, so yes/no answers stay
-  within one of 50/50 and the correct MCQ letter cycles through A–D. Counters make
+- question forms (templates) and then answers are stratified (pick a template
+  uniformly, then an answer value, then a question with it), so frequent answers such
+  as "0" or "No" do not dominate, and a form whose pool leans to one answer (a scene
+  holds most shapes but few colour+shape categories) cannot carry its lean into the
+  sample;
+- a `Balancer` keeps counters across a whole split, so yes/no answers stay within one
+  of 50/50 for every template (and so within a few for every ability) and the correct
+  MCQ letter cycles through A–D per ability. Counters make
   the result depend on scene order, which is why assembly runs in one process, in
   scene order (rendering is what runs in parallel).
 """
@@ -12,7 +16,7 @@ Generators yield every valid question; this module samples from those pools:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,18 +28,25 @@ from mllmkit.world.questions.base import QA, YES
 
 @dataclass
 class Balancer:
-    """Per-ability counters for yes/no answers and MCQ letters over one split."""
+    """Yes/no counters per template and MCQ-letter counters per ability, over one split.
+
+    Yes/no is balanced per template, not per ability: balanced over an ability, one of
+    its forms can still be mostly "Yes" and another mostly "No", a shortcut a model
+    learns from the question's wording alone.
+    """
 
     yes: Counter[str] = field(default_factory=Counter)
     no: Counter[str] = field(default_factory=Counter)
     mcq: Counter[str] = field(default_factory=Counter)
 
-    def want_yes(self, ability: str) -> bool:
-        return self.yes[ability] <= self.no[ability]
+    def want_yes(self, template: str) -> bool:
+        """Whether the next yes/no question of this template should be answered "Yes"."""
+        return self.yes[template] <= self.no[template]
 
     def yorn(self, qa: QA, rng: np.random.Generator) -> FormattedQuestion:
-        fq = to_yorn(qa, self.want_yes(qa.ability), rng)
-        (self.yes if fq.answer == YES else self.no)[qa.ability] += 1
+        name = qa.template.name
+        fq = to_yorn(qa, self.want_yes(name), rng)
+        (self.yes if fq.answer == YES else self.no)[name] += 1
         return fq
 
     def multiple_choice(self, qa: QA, rng: np.random.Generator) -> FormattedQuestion:
@@ -53,15 +64,27 @@ class Balancer:
         raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
 
 
-def pick(pool: list[QA], rng: np.random.Generator, want_yes: bool | None = None) -> QA:
-    """Remove and return one question: uniform over answers, then over questions.
+def pick(
+    pool: list[QA], rng: np.random.Generator, want_yes: Callable[[str], bool] | None = None
+) -> QA:
+    """Remove and return one question: uniform over templates, then answers, then questions.
 
-    With ``want_yes`` set, prefer questions whose yes/no form can have that answer
-    (only native yes/no questions are restricted).
+    With ``want_yes`` (template name → whether "Yes" is wanted, e.g.
+    `Balancer.want_yes`), prefer questions whose yes/no form can have that answer (only
+    native yes/no questions are restricted).
     """
-    eligible = list(range(len(pool)))
+    names = sorted({qa.template.name for qa in pool})
     if want_yes is not None:
-        eligible = [i for i in eligible if can_ask(pool[i], want_yes)] or eligible
+        # Only templates that can give the answer their balance wants, when there are
+        # any: otherwise a rarely-"Yes" form ("in both images?") would fall back to "No"
+        # again and again and lean to it.
+        wanted = {n: want_yes(n) for n in names}
+        names = sorted({qa.template.name for qa in pool if can_ask(qa, wanted[qa.template.name])})
+        names = names or sorted(wanted)
+    name = names[int(rng.integers(len(names)))]
+    eligible = [i for i, qa in enumerate(pool) if qa.template.name == name]
+    if want_yes is not None:
+        eligible = [i for i in eligible if can_ask(pool[i], wanted[name])] or eligible
     answers = sorted({pool[i].answer for i in eligible})
     answer = answers[int(rng.integers(len(answers)))]
     chosen = [i for i in eligible if pool[i].answer == answer]
@@ -82,7 +105,7 @@ def benchmark_questions(
         for _ in range(per_ability):
             if not pool:
                 break
-            qa = pick(pool, rng, balancer.want_yes(ability))
+            qa = pick(pool, rng, balancer.want_yes)
             out.append([balancer.render(qa, fmt, rng) for fmt in FORMATS])
     return out
 
@@ -108,7 +131,7 @@ def dialogue_turns(
             if len(turns) == n_turns:
                 break
             fmt = FORMATS[int(rng.choice(len(FORMATS), p=weights))]
-            want = balancer.want_yes(ability) if fmt == "yorn" else None
+            want = balancer.want_yes if fmt == "yorn" else None
             pool = remaining[ability]
             turns.append(balancer.render(pick(pool, rng, want), fmt, rng))
             if not pool:

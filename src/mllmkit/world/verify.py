@@ -155,7 +155,9 @@ def _both(scenes: Sequence[Scene], s: dict[str, str], q: str) -> str:
 
 
 EVALUATORS: dict[str, Evaluator] = {
-    "existence.any": _existence,
+    "existence.category": _existence,
+    "existence.shape": _existence,
+    "existence.color": _existence,
     "count.how_many": _count_answer,
     "color.what": lambda sc, s, q: _the(sc[0], s["ref"], q).color,
     "shape.what": lambda sc, s, q: _the(sc[0], s["ref"], q).shape,

@@ -1,7 +1,11 @@
 """existence: "Is there a red circle in the image?" → Yes/No.
 
 Asks about colour+shape categories, shapes alone and colours alone; negatives are the
-categories absent from the scene, so every pool holds both answers.
+categories absent from the scene, so every pool holds both answers. The three are
+separate templates because their answer mixes differ: a scene holds a few of the 30
+categories but most of the 5 shapes, so sampled as one pool, shape-only questions were
+mostly "Yes" and a model could answer them without looking (`world.select` samples
+templates first and balances yes/no per template).
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import numpy as np
 from mllmkit.world.config import WorldConfig
 from mllmkit.world.questions.base import (
     ARTICLE_RE,
+    COLOR_RE,
     NO,
     QA,
-    REF_RE,
+    SHAPE_RE,
     YES,
     YES_NO,
     Ability,
@@ -26,18 +31,47 @@ from mllmkit.world.refer import describe
 from mllmkit.world.scene import Scene
 from mllmkit.world.vocab import COLORS, SHAPES, article
 
-EXISTS = Template(
-    name="existence.any",
+_QUESTION = "Is there {a} {desc} in the image?"
+
+#: "Is there a red circle …": a colour+shape category.
+EXISTS_CATEGORY = Template(
+    name="existence.category",
     ability="existence",
-    short="Is there {a} {desc} in the image?",
+    short=_QUESTION,
     yorn=None,
-    slots={"a": ARTICLE_RE, "desc": REF_RE},
+    slots={"a": ARTICLE_RE, "desc": f"{COLOR_RE} {SHAPE_RE}"},
 )
+#: "Is there a circle …": a shape of any colour.
+EXISTS_SHAPE = Template(
+    name="existence.shape",
+    ability="existence",
+    short=_QUESTION,
+    yorn=None,
+    slots={"a": ARTICLE_RE, "desc": SHAPE_RE},
+)
+#: "Is there a red object …": a colour on any shape.
+EXISTS_COLOR = Template(
+    name="existence.color",
+    ability="existence",
+    short=_QUESTION,
+    yorn=None,
+    slots={"a": ARTICLE_RE, "desc": f"{COLOR_RE} object"},
+)
+TEMPLATES = (EXISTS_CATEGORY, EXISTS_SHAPE, EXISTS_COLOR)
 
 
-def exists_qa(desc: str, present: bool) -> QA:
-    """The existence question about ``desc`` (also used for POPE probes)."""
-    return make_qa(EXISTS, {"a": article(desc), "desc": desc}, YES if present else NO, YES_NO)
+def exists_qa(attrs: dict[str, str], present: bool) -> QA:
+    """The existence question about a colour and/or shape (also used for POPE probes)."""
+    if "color" in attrs and "shape" in attrs:
+        template = EXISTS_CATEGORY
+    elif "shape" in attrs:
+        template = EXISTS_SHAPE
+    elif "color" in attrs:
+        template = EXISTS_COLOR
+    else:
+        raise ValueError(f"an existence question needs a colour or a shape, got {attrs}")
+    desc = describe(attrs)
+    return make_qa(template, {"a": article(desc), "desc": desc}, YES if present else NO, YES_NO)
 
 
 def generate(scenes: Sequence[Scene], rng: np.random.Generator, cfg: WorldConfig) -> Iterator[QA]:
@@ -45,14 +79,13 @@ def generate(scenes: Sequence[Scene], rng: np.random.Generator, cfg: WorldConfig
     categories = {(o.color, o.shape) for o in scene.objects}
     for color in COLORS:
         for shape in SHAPES:
-            desc = describe({"color": color, "shape": shape})
-            yield exists_qa(desc, (color, shape) in categories)
+            yield exists_qa({"color": color, "shape": shape}, (color, shape) in categories)
     shapes = {o.shape for o in scene.objects}
     for shape in SHAPES:
-        yield exists_qa(describe({"shape": shape}), shape in shapes)
+        yield exists_qa({"shape": shape}, shape in shapes)
     colors = {o.color for o in scene.objects}
     for color in COLORS:
-        yield exists_qa(describe({"color": color}), color in colors)
+        yield exists_qa({"color": color}, color in colors)
 
 
-ABILITY = Ability(name="existence", templates=(EXISTS,), generate=generate)
+ABILITY = Ability(name="existence", templates=TEMPLATES, generate=generate)
