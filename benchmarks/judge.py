@@ -11,6 +11,12 @@ one run, through the same runner, prompts and parser:
   the answers swapped (position probe) for position consistency;
 - batch: normalised Levenshtein distance between orderings (lower is better).
 
+With ``--pointwise`` the trained judge reaches its pair and batch verdicts from one score
+per answer (`mllmkit.judge.pointwise`; the baseline is still asked for them directly);
+with ``--answer-first`` its scores are asked with its own answer written first (a judge
+tuned with ``mllm world judge-data --answer-first-scores``). Expected scores need the
+plain score template, so they are skipped with ``--answer-first``.
+
     python benchmarks/judge.py --judge-model runs/judge/model --data runs/demo/world
 
 Answers are cached under ``--out`` (one folder per judge and mode), so an interrupted
@@ -48,16 +54,31 @@ AIMS = {
 
 
 def evaluate_judge(
-    judge: str, world: Path, out: Path, limit: int | None, batch_size: int, constrain: bool
+    judge: str,
+    world: Path,
+    out: Path,
+    limit: int | None,
+    batch_size: int,
+    constrain: bool,
+    pointwise: bool = False,
+    answer_first: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any], str | None]:
     """The five figures for one judge, the item/unparsed counts behind them, and the
     decoding constraint its batch rankings ran under."""
     test = world / "test"
     model = open_judge(judge)  # loaded once for the three modes
     kwargs = {"batch_size": batch_size, "limit": limit, "progress": None, "constrain": constrain}
-    score = run_judge(model, test / "judge_score.jsonl", "score", out / "score", **kwargs)
+    ways = {"pointwise": pointwise, "answer_first": answer_first}
+    score = run_judge(
+        model,
+        test / "judge_score.jsonl",
+        "score",
+        out / "score",
+        answer_first=answer_first,
+        **kwargs,
+    )
     expected = None
-    if supports_loglikelihood(model):
+    if supports_loglikelihood(model) and not answer_first:
         expected = run_judge(
             model,
             test / "judge_score.jsonl",
@@ -67,9 +88,22 @@ def evaluate_judge(
             **kwargs,
         )
     pair = run_judge(
-        model, test / "judge_pair.jsonl", "pair", out / "pair", probes="position", **kwargs
+        model,
+        test / "judge_pair.jsonl",
+        "pair",
+        out / ("pair_pointwise" if pointwise else "pair"),
+        probes="position",
+        **ways,
+        **kwargs,
     )
-    batch = run_judge(model, test / "judge_batch.jsonl", "batch", out / "batch", **kwargs)
+    batch = run_judge(
+        model,
+        test / "judge_batch.jsonl",
+        "batch",
+        out / ("batch_pointwise" if pointwise else "batch"),
+        **ways,
+        **kwargs,
+    )
     figures = {
         "pearson": score["agreement"]["average"],
         "pearson_expected": None if expected is None else expected["agreement"]["average"],
@@ -103,6 +137,16 @@ def main() -> None:
         action="store_true",
         help="decode batch rankings without the distinct-letters constraint",
     )
+    parser.add_argument(
+        "--pointwise",
+        action="store_true",
+        help="the trained judge's pair and batch verdicts from one score per answer",
+    )
+    parser.add_argument(
+        "--answer-first",
+        action="store_true",
+        help="ask the trained judge's scores with its own answer first",
+    )
     args = parser.parse_args()
     for mode in ("score", "pair", "batch"):
         path = args.data / "test" / f"judge_{mode}.jsonl"
@@ -116,6 +160,8 @@ def main() -> None:
         args.limit,
         args.batch_size,
         not args.no_constrain,
+        args.pointwise,
+        args.answer_first,
     )
     baseline, baseline_counts, _ = evaluate_judge(
         args.baseline,
@@ -141,6 +187,15 @@ def main() -> None:
             f"items per mode: {n}; unparsed verdicts of the trained judge: {unparsed}; "
             f"batch rankings decoded under constraint: `{constraint}`.",
             "",
+            (
+                "The trained judge's pair and batch verdicts are made pointwise (one score "
+                "per answer, the higher score wins, equal scores tie), so they cannot "
+                "depend on the order shown: position consistency is 1 by construction."
+                if args.pointwise
+                else "All verdicts are asked directly (one prompt per item)."
+            )
+            + (" Scores are asked with the judge's own answer first." if args.answer_first else ""),
+            "",
             "| measure | trained | baseline | aim |",
             "|---|---|---|---|",
             *rows,
@@ -164,6 +219,8 @@ def main() -> None:
             "judge_model": args.judge_model,
             "batch_constraint": constraint,
             "baseline_spec": args.baseline,
+            "pointwise": args.pointwise,
+            "answer_first": args.answer_first,
         },
         table,
     )

@@ -36,6 +36,7 @@ class FakeJudge:
         self.tag = tag
         self.calls = 0
         self.batches = 0
+        self.modes: list[str] = []  # the template of every prompt asked
 
     def fingerprint(self) -> str:
         return f"fake-judge-{self.tag}"
@@ -43,11 +44,12 @@ class FakeJudge:
     def verdict(self, request: Request) -> str:
         parts = read_prompt(request.text())
         assert parts is not None, "the runner must send judge prompts"
+        self.modes.append(parts.mode + ("+answer_first" if parts.answer_first else ""))
         if any(UNREADABLE in a for a in parts.answers):
             return "I am not sure about this one."
         values = [_value(a) for a in parts.answers]
         if parts.mode == "score":
-            return verdict_json(f"[[{values[0]}]]")
+            return verdict_json(f"[[{values[0]}]]", "mine" if parts.answer_first else None)
         if parts.mode == "pair":
             a, b = values
             return verdict_json("[[C]]" if a == b else ("[[A]]" if a > b else "[[B]]"))

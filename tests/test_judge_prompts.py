@@ -113,3 +113,22 @@ def test_good_human_labels_pass() -> None:
 def test_unknown_mode_lists_the_valid_ones() -> None:
     with pytest.raises(ValueError, match=r"\['score', 'pair', 'batch'\]"):
         get_mode("Score")
+
+
+def test_answer_first_score_template() -> None:
+    text = render_prompt("score", "What color is the cross?", ["green"], answer_first=True)
+    assert text.endswith(
+        'Reply in JSON: {"Answer": "...", "Judgement": "[[?]]"} with your own short answer '
+        "to the question first, then ? from 1 to 5."
+    )
+    parts = read_prompt(text)
+    assert parts is not None and parts.answer_first and parts.answers == ("green",)
+    plain = read_prompt(render_prompt("score", "Q?", ["green"]))
+    assert plain is not None and not plain.answer_first
+    with pytest.raises(ValueError, match="answer_first applies to the score template"):
+        render_prompt("pair", "Q?", ["a", "b"], answer_first=True)
+    reply = verdict_json("[[2]]", "top  left")
+    assert reply == '{"Answer": "top left", "Judgement": "[[2]]"}'
+    # the judge's own answer never counts as a second verdict
+    assert parse_score(reply) == 2
+    assert parse_score(verdict_json("[[5]]", "3")) == 5

@@ -17,7 +17,7 @@ import pytest
 from mllmkit.data.llava import read_conversations
 from mllmkit.judge.data import read_judge_file
 from mllmkit.judge.parse import parse_pair, parse_ranking, parse_score
-from mllmkit.judge.prompts import render_prompt
+from mllmkit.judge.prompts import SCORE_REPLY_ANSWER_FIRST, render_prompt
 from mllmkit.world.generate import generate_world
 from mllmkit.world.judge_data import (
     FILLERS,
@@ -300,6 +300,36 @@ def test_tuning_prompt_is_the_evaluation_prompt(world: Path) -> None:
     q = questions[qid]
     assert user.startswith("<image>\n" * len(q.images))
     assert render_prompt("score", q.question, ["x"]).split("\n")[1] in user  # same question line
+
+
+def test_answer_first_score_rows_state_the_truth_and_train_modes_select_rows(
+    world: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "w"
+    shutil.copytree(world, other)
+    config = JudgeDataConfig(
+        per_question=2, tie_fraction=0.2, train_modes=["score"], answer_first_scores=True
+    )
+    make_judge_data(other, config)
+    questions = {q.id: q for q in load_questions(other / "train", _config(other))}
+    rows = _rows(other / "train" / "judge_train.jsonl")
+    # score rows only, each as many as with every mode
+    assert rows and all(re.search(r"-s\d+$", r["id"]) for r in rows)
+    assert len(rows) == sum(
+        1 for r in _rows(world / "train" / "judge_train.jsonl") if re.search(r"-s\d+$", r["id"])
+    )
+    for row in rows:
+        qid = row["id"][len("judge-") :].rsplit("-", 1)[0]
+        user, reply = (turn["value"] for turn in row["conversations"])
+        assert user.endswith(SCORE_REPLY_ANSWER_FIRST)
+        verdict = json.loads(reply)
+        assert verdict["Answer"] == questions[qid].answer
+        assert parse_score(reply) is not None
+    for f in FILES[:3]:  # the held-out benchmark does not change
+        assert (other / f).read_bytes() == (world / f).read_bytes(), f
+    for bad in ([], ["rank"], ["score", "score"]):
+        with pytest.raises(ValueError, match="train_modes"):
+            JudgeDataConfig(train_modes=bad)
 
 
 def _config(world: Path):

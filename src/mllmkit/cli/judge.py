@@ -75,6 +75,18 @@ def judge_command(
         help="Score mode: 'text' parses the generated verdict; 'expected' weights the five "
         "scores by the judge's probabilities (native judges; see docs/judge.md).",
     ),
+    pointwise: bool = typer.Option(
+        False,
+        "--pointwise",
+        help="Pair and batch: score each answer alone and derive the verdict from the "
+        "scores (higher wins, equal ties) instead of asking for it.",
+    ),
+    answer_first: bool = typer.Option(
+        False,
+        "--answer-first",
+        help="Scores (mode score, or --pointwise): ask the judge to write its own answer "
+        "before the score.",
+    ),
 ) -> None:
     """Ask JUDGE for a verdict on every MODE item of DATA; write agreement with the human
     labels, bias probes and a report to OUT.
@@ -102,6 +114,8 @@ def judge_command(
             max_new_tokens=max_new_tokens or DEFAULT_MAX_NEW_TOKENS,
             constrain=constrain,
             score_by=score_by,
+            pointwise=pointwise,
+            answer_first=answer_first,
         )
     except (BackendError, CacheLockedError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -120,6 +120,22 @@ def judge_data(
             help="Tune on every training pair in both orders (the test set is never swapped).",
         ),
     ] = True,
+    train_modes: Annotated[
+        str,
+        typer.Option(
+            "--train-modes",
+            help="Comma-separated modes whose items become tuning rows "
+            "(score only for a judge used pointwise).",
+        ),
+    ] = "score,pair,batch",
+    answer_first_scores: Annotated[
+        bool,
+        typer.Option(
+            "--answer-first-scores/--no-answer-first-scores",
+            help="Score rows teach the judge to state the true answer before the score "
+            "(judge with `mllm judge --answer-first`).",
+        ),
+    ] = False,
 ) -> None:
     """Add judge data to a world: a held-out judge benchmark (test/judge_*.jsonl) and
     judge-tuning conversations (train/judge_train.jsonl), labelled from the truth."""
@@ -133,6 +149,8 @@ def judge_data(
             batch_answers=batch_answers,
             seed=seed,
             swap_train_pairs=swap_train_pairs,
+            train_modes=tuple(m.strip() for m in train_modes.split(",") if m.strip()),
+            answer_first_scores=answer_first_scores,
         )
         counts = make_judge_data(data, config)
     except ValueError as e:

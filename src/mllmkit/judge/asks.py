@@ -16,20 +16,40 @@ from mllmkit.judge.prompts import render_prompt
 
 @dataclass(frozen=True)
 class Ask:
-    """`answers` as shown; `perm[j]` = index in `item.answers` of the answer shown at j."""
+    """`answers` as shown; `perm[j]` = index in `item.answers` of the answer shown at j.
+
+    `mode` is the template the judge is asked with when it is not the item's own: a
+    pointwise judgement of a pair or batch item asks one ``score`` per answer
+    (`judge.pointwise`). `answer_first` asks a score with the judge's own answer first.
+    """
 
     item: JudgeItem
     probe: str | None
     answers: tuple[str, ...]
     perm: tuple[int, ...]
+    mode: str | None = None
+    answer_first: bool = False
+
+    @property
+    def prompt_mode(self) -> str:
+        return self.mode or self.item.mode
 
     @property
     def cache_id(self) -> str:
-        """Unambiguous per (item, probe), whatever characters the item id holds."""
+        """Unambiguous per (item, probe), whatever characters the item id holds.
+
+        A pointwise score is keyed by the answer's text instead of the probe: a probe
+        that shows the same answer (reordered) asks exactly the same prompt, so it reuses
+        the answer instead of asking again.
+        """
+        if self.mode is not None and self.mode != self.item.mode:
+            return json.dumps([self.item.id, self.mode, *self.answers], ensure_ascii=False)
         return json.dumps([self.item.id, self.probe or ""], ensure_ascii=False)
 
     def prompt(self) -> str:
-        return render_prompt(self.item.mode, self.item.question, self.answers)
+        return render_prompt(
+            self.prompt_mode, self.item.question, self.answers, answer_first=self.answer_first
+        )
 
 
 def plain_ask(item: JudgeItem) -> Ask:

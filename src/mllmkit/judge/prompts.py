@@ -39,6 +39,13 @@ HEADERS: dict[str, str] = {"score": SCORE_HEADER, "pair": PAIR_HEADER, "batch": 
 QUESTION_PREFIX = "Question: "
 ANSWER_PREFIX = "Answer: "
 SCORE_REPLY = 'Reply in JSON: {"Judgement": "[[?]]"} where ? is 1 to 5.'
+SCORE_REPLY_ANSWER_FIRST = (
+    'Reply in JSON: {"Answer": "...", "Judgement": "[[?]]"} with your own short answer '
+    "to the question first, then ? from 1 to 5."
+)
+"""The score template's reply line when the judge is asked to answer the question itself
+before scoring (``answer_first``): a judge that must match a proposed answer against the
+image can then match it against an answer it has written out instead."""
 PAIR_REPLY = 'Reply in JSON: {"Judgement": "[[?]]"} where ? is A, B, or C for a tie.'
 BATCH_REPLY = 'Reply in JSON: {{"Judgement": "{markers}"}} with one letter per ?, best first.'
 
@@ -56,13 +63,18 @@ def _answer_lines(answers: list[str] | tuple[str, ...]) -> list[str]:
     return [f"[{LETTERS[i]}] {one_line(a)}" for i, a in enumerate(answers)]
 
 
-def render_prompt(mode: str, question: str, answers: list[str] | tuple[str, ...]) -> str:
+def render_prompt(
+    mode: str, question: str, answers: list[str] | tuple[str, ...], *, answer_first: bool = False
+) -> str:
     """The user text for one judge request (the images go before it in the message).
 
     ``score`` takes one answer, ``pair`` two, ``batch`` two or more (at most 26).
+    ``answer_first`` (score only) asks for the judge's own answer before the score.
     """
     if mode not in HEADERS:
         raise ValueError(f"unknown judge mode {mode!r}; expected one of {list(MODES)}")
+    if answer_first and mode != "score":
+        raise ValueError(f"answer_first applies to the score template only, not {mode!r}")
     expected = {"score": (1, 1), "pair": (2, 2), "batch": (2, len(LETTERS))}[mode]
     if not expected[0] <= len(answers) <= expected[1]:
         raise ValueError(
@@ -70,7 +82,8 @@ def render_prompt(mode: str, question: str, answers: list[str] | tuple[str, ...]
         )
     lines = [HEADERS[mode], QUESTION_PREFIX + str(question).strip()]
     if mode == "score":
-        lines += [ANSWER_PREFIX + one_line(answers[0]), SCORE_REPLY]
+        reply = SCORE_REPLY_ANSWER_FIRST if answer_first else SCORE_REPLY
+        lines += [ANSWER_PREFIX + one_line(answers[0]), reply]
     elif mode == "pair":
         lines += [*_answer_lines(answers), PAIR_REPLY]
     else:
@@ -85,10 +98,11 @@ class PromptParts:
     mode: str
     question: str
     answers: tuple[str, ...]
+    answer_first: bool = False
 
 
 def _mode_and_count(header: str, reply: str) -> tuple[str, int] | None:
-    if header == SCORE_HEADER and reply == SCORE_REPLY:
+    if header == SCORE_HEADER and reply in (SCORE_REPLY, SCORE_REPLY_ANSWER_FIRST):
         return "score", 1
     if header == PAIR_HEADER and reply == PAIR_REPLY:
         return "pair", 2
@@ -124,17 +138,26 @@ def read_prompt(text: str) -> PromptParts | None:
     if not question_lines or not question_lines[0].startswith(QUESTION_PREFIX):
         return None
     question = "\n".join(question_lines)[len(QUESTION_PREFIX) :]
-    return PromptParts(mode, question, tuple(answers))
+    return PromptParts(mode, question, tuple(answers), lines[-1] == SCORE_REPLY_ANSWER_FIRST)
 
 
-def verdict_json(judgement: str) -> str:
-    """The JSON verdict a judge is asked for, e.g. ``{"Judgement": "[[4]]"}``."""
-    return json.dumps({"Judgement": judgement})
+def verdict_json(judgement: str, answer: str | None = None) -> str:
+    """The JSON verdict a judge is asked for, e.g. ``{"Judgement": "[[4]]"}``, or with
+    its own answer first (``{"Answer": "blue", "Judgement": "[[2]]"}``)."""
+    if answer is None:
+        return json.dumps({"Judgement": judgement})
+    return json.dumps({"Answer": one_line(answer), "Judgement": judgement})
 
 
 def templates_fingerprint() -> str:
     """Hash of every template string: part of the cache key, so editing a prompt never
     reuses answers given to the old one."""
     return sha256_text(
-        *HEADERS.values(), QUESTION_PREFIX, ANSWER_PREFIX, SCORE_REPLY, PAIR_REPLY, BATCH_REPLY
+        *HEADERS.values(),
+        QUESTION_PREFIX,
+        ANSWER_PREFIX,
+        SCORE_REPLY,
+        SCORE_REPLY_ANSWER_FIRST,
+        PAIR_REPLY,
+        BATCH_REPLY,
     )

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ from mllmkit.judge.asks import Ask, Verdict, plain_ask
 from mllmkit.judge.data import JudgeData, JudgeItem, read_judge_file
 from mllmkit.judge.expected import decode_logprobs, encode_logprobs, expected_score, score_replies
 from mllmkit.judge.modes import get_mode
+from mllmkit.judge.pointwise import POINTWISE_MODES, fold, score_asks
 from mllmkit.judge.probes import Probe, probes_fingerprint, resolve_probes
 from mllmkit.judge.prompts import templates_fingerprint
 from mllmkit.judge.report import render_report
@@ -66,20 +68,30 @@ SCORE_BY = ("text", "expected")
 """How a score verdict is read: parsed from the generated text, or the expected score."""
 
 
-def task_fingerprint(mode: str, data_path: Path, score_by: str = "text") -> str:
+def task_fingerprint(
+    mode: str,
+    data_path: Path,
+    score_by: str = "text",
+    pointwise: bool = False,
+    answer_first: bool = False,
+) -> str:
     """What the answers depend on besides the ask, the decoding and the model."""
     return sha256_text(
         "mllm-judge",
         str(FORMAT_VERSION),
         mode,
         score_by,
+        f"pointwise={pointwise}",
+        f"answer_first={answer_first}",
         sha256_file(data_path),
         templates_fingerprint(),
         probes_fingerprint(),
     )
 
 
-def build_asks(items: Sequence[JudgeItem], probes: Sequence[Probe]) -> list[Ask]:
+def build_asks(
+    items: Sequence[JudgeItem], probes: Sequence[Probe], answer_first: bool = False
+) -> list[Ask]:
     """Per item, in file order: the item as given, then each probe's version of it."""
     asks: list[Ask] = []
     for item in items:
@@ -88,7 +100,17 @@ def build_asks(items: Sequence[JudgeItem], probes: Sequence[Probe]) -> list[Ask]
             extra = probe.ask(item)
             if extra is not None:
                 asks.append(extra)
+    if answer_first:
+        asks = [replace(a, answer_first=True) for a in asks]
     return asks
+
+
+def _unique(asks: Sequence[Ask]) -> list[Ask]:
+    """`asks` without repeated cache ids (pointwise scores shared by several asks)."""
+    seen: dict[str, Ask] = {}
+    for a in asks:
+        seen.setdefault(a.cache_id, a)
+    return list(seen.values())
 
 
 def _messages(ask: Ask, images: dict[Path, Image.Image]) -> list[Message]:
@@ -171,7 +193,7 @@ def read_verdict(ask: Ask, entry: CacheEntry | None, score_by: str = "text") -> 
         except ValueError:  # every reply at probability 0: no verdict to read
             return Verdict("unparsed", raw=entry.text)
         return Verdict("ok", score, score, raw=entry.text)
-    mode = get_mode(ask.item.mode)
+    mode = get_mode(ask.prompt_mode)
     shown = mode.parse(entry.text, len(ask.answers))
     if shown is None:
         return Verdict("unparsed", raw=entry.text)
@@ -279,6 +301,8 @@ def run_judge(
     fsync: bool = True,
     constrain: bool = True,
     score_by: str = "text",
+    pointwise: bool = False,
+    answer_first: bool = False,
 ) -> dict[str, Any]:
     """Judge the `mode` items of `data_path` with `model`; write results to `out`.
 
@@ -289,14 +313,29 @@ def run_judge(
     a batch ranking then cannot name a letter twice. The constraint in force is recorded in
     `run.json` / `metrics.json` under ``gen`` and is part of the cache key.
     `score_by="expected"` (score mode, backends with `loglikelihood`) reads each score as
-    the probability-weighted mean of the five replies instead of generating one. Returns
-    `metrics.json`'s dict.
+    the probability-weighted mean of the five replies instead of generating one.
+    `pointwise` (pair and batch) asks one score per answer and derives the verdict from
+    the scores (`judge.pointwise`); `answer_first` asks scores with the judge's own answer
+    written first (``{"Answer": ..., "Judgement": ...}``). Returns `metrics.json`'s dict.
     """
-    spec = get_mode(mode)
+    get_mode(mode)
     if score_by not in SCORE_BY:
         raise ValueError(f"score_by must be one of {list(SCORE_BY)}, got {score_by!r}")
     if score_by == "expected" and mode != "score":
         raise ValueError(f"expected scores apply to mode 'score' only, not {mode!r}")
+    if pointwise and mode not in POINTWISE_MODES:
+        raise ValueError(
+            f"pointwise judging applies to modes {list(POINTWISE_MODES)}, not {mode!r}"
+        )
+    if answer_first and not (mode == "score" or pointwise):
+        raise ValueError("answer_first applies to scores: mode 'score' or a pointwise judge")
+    if answer_first and score_by == "expected":
+        raise ValueError(
+            "expected scores read fixed replies; they cannot follow the judge's own answer "
+            "(answer_first): use score_by='text'"
+        )
+    # the template the judge is asked with: a pointwise judge is asked for scores
+    spec = get_mode("score" if pointwise else mode)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if limit is not None and limit < 1:
@@ -323,9 +362,13 @@ def run_judge(
         else GenerationArgs()
     )
     task = f"judge-{mode}"
-    prefix = key_prefix(task_fingerprint(mode, data_path, score_by), gen, model_fp)
-    asks = build_asks(data.items, [p for p in chosen if mode in p.modes])
-    keys = [sample_key(prefix, a.cache_id) for a in asks]
+    prefix = key_prefix(
+        task_fingerprint(mode, data_path, score_by, pointwise, answer_first), gen, model_fp
+    )
+    asks = build_asks(data.items, [p for p in chosen if mode in p.modes], answer_first)
+    groups = [score_asks(a, answer_first) for a in asks] if pointwise else [[a] for a in asks]
+    sent = _unique([s for group in groups for s in group])
+    keys = [sample_key(prefix, a.cache_id) for a in sent]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     info = {
@@ -338,14 +381,16 @@ def run_judge(
         "probes": [p.name for p in chosen],
         "gen": gen.to_dict() if generates else None,
         "score_by": score_by,
+        "pointwise": pointwise,
+        "answer_first": answer_first,
     }
     with ResponseCache(out / "cache.jsonl", fsync=fsync) as cache:  # takes the folder's lock
         atomic_write_text(out / "run.json", json.dumps(info, indent=2) + "\n")
-        pending = [(a, k) for a, k in zip(asks, keys, strict=True) if not cache.is_finished(k)]
-        if len(pending) < len(asks):
+        pending = [(a, k) for a, k in zip(sent, keys, strict=True) if not cache.is_finished(k)]
+        if len(pending) < len(sent):
             log.info(
                 "resuming: %d ask(s) already answered, %d to go",
-                len(asks) - len(pending),
+                len(sent) - len(pending),
                 len(pending),
             )
         asker = backend.generate if generates else _score_likelihoods(backend)
@@ -356,9 +401,14 @@ def run_judge(
                 keys_now = [k for _, k in chunk]
                 cache.append(_send(asker, backend.name, task, batch_asks, keys_now, gen))
                 bar.advance(len(chunk))
-        verdicts = [
-            read_verdict(a, cache.get(k), score_by) for a, k in zip(asks, keys, strict=True)
-        ]
+        by_id = {
+            a.cache_id: read_verdict(a, cache.get(k), score_by)
+            for a, k in zip(sent, keys, strict=True)
+        }
+    verdicts = [
+        fold(a, [by_id[s.cache_id] for s in group]) if pointwise else by_id[a.cache_id]
+        for a, group in zip(asks, groups, strict=True)
+    ]
     result = summarise(data, asks, verdicts, chosen)
     metrics = {**info, **result["metrics"]}
     lines = "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in result["predictions"])

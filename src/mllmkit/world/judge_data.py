@@ -108,7 +108,10 @@ class JudgeDataConfig:
     pair in both orders (A/B swapped, a tie stays C) — JudgeLM's swap augmentation (Zhu et
     al. 2023), which teaches a verdict that does not depend on which answer comes first.
     The held-out benchmark is never swapped: its position-consistency probe asks both
-    orders itself.
+    orders itself. ``train_modes``: which modes' items become tuning rows (a judge used
+    pointwise, `mllmkit.judge.pointwise`, only ever scores). ``answer_first_scores``:
+    score rows teach the judge to write the question's true answer before the score
+    (``{"Answer": "blue", "Judgement": "[[2]]"}``, the ``answer_first`` score template).
     """
 
     per_question: int = 1
@@ -117,6 +120,8 @@ class JudgeDataConfig:
     batch_answers: int = 3
     seed: int | None = None
     swap_train_pairs: bool = True
+    train_modes: tuple[str, ...] = ("score", "pair", "batch")
+    answer_first_scores: bool = False
 
     def __post_init__(self) -> None:
         if self.per_question < 1 or self.train_per_question < 0:
@@ -134,6 +139,13 @@ class JudgeDataConfig:
             )
         if self.seed is not None and self.seed < 0:
             raise ValueError(f"JudgeDataConfig.seed must be non-negative, got {self.seed}")
+        object.__setattr__(self, "train_modes", tuple(self.train_modes))
+        bad = [m for m in self.train_modes if m not in MODE_STREAMS]
+        if bad or not self.train_modes or len(set(self.train_modes)) != len(self.train_modes):
+            raise ValueError(
+                f"JudgeDataConfig.train_modes must be distinct names from "
+                f"{list(MODE_STREAMS)}, got {list(self.train_modes)}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -472,11 +484,20 @@ def swapped_pair(item: dict) -> dict:
     }
 
 
-def tuning_row(item: dict) -> dict:
+def tuning_row(item: dict, truth: str | None = None) -> dict:
     """A LLaVA conversation teaching the verdict for one item: the ``Judgement`` a perfect
-    judge gives, written by the mode's own rule (the one the judge's parser reads back)."""
-    prompt = render_prompt(item["mode"], item["question"], item["answers"])
-    reply = verdict_json(get_mode(item["mode"]).judgement(item["human"]))
+    judge gives, written by the mode's own rule (the one the judge's parser reads back).
+
+    With `truth` (score items only) the row uses the ``answer_first`` template and the
+    verdict starts with that answer.
+    """
+    if truth is not None and item["mode"] != "score":
+        raise ValueError(f"{item['id']}: only score rows can state the answer first")
+    answer_first = truth is not None
+    prompt = render_prompt(
+        item["mode"], item["question"], item["answers"], answer_first=answer_first
+    )
+    reply = verdict_json(get_mode(item["mode"]).judgement(item["human"]), truth)
     return llava_row(f"judge-{item['id']}", item["images"], [(prompt, reply)])
 
 
@@ -591,7 +612,18 @@ def make_judge_data(world_dir: str | Path, config: JudgeDataConfig | None = None
         train = split_items(train_questions, "train", seed, config.train_per_question, config)
         if config.swap_train_pairs:
             train["pair"] = [x for item in train["pair"] for x in (item, swapped_pair(item))]
-        rows = [tuning_row(item) for mode in MODE_STREAMS for item in train[mode]]
+        truths = {q.id: q.answer for q in train_questions}
+        rows = [
+            tuning_row(
+                item,
+                truths[item["question_id"]]
+                if mode == "score" and config.answer_first_scores
+                else None,
+            )
+            for mode in MODE_STREAMS
+            if mode in config.train_modes
+            for item in train[mode]
+        ]
     counts["train/judge_train.jsonl"] = write_jsonl(world_dir / "train" / "judge_train.jsonl", rows)
     write_json(
         world_dir / "judge_data.json",
