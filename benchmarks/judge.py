@@ -68,7 +68,6 @@ def evaluate_judge(
     test = world / "test"
     model = open_judge(judge)  # loaded once for the three modes
     kwargs = {"batch_size": batch_size, "limit": limit, "progress": None, "constrain": constrain}
-    ways = {"pointwise": pointwise, "answer_first": answer_first}
     score = run_judge(
         model,
         test / "judge_score.jsonl",
@@ -87,23 +86,12 @@ def evaluate_judge(
             score_by="expected",
             **kwargs,
         )
+    ways = {"pointwise": pointwise, "answer_first": answer_first, **kwargs}
+    suffix = "_pointwise" if pointwise else ""
     pair = run_judge(
-        model,
-        test / "judge_pair.jsonl",
-        "pair",
-        out / ("pair_pointwise" if pointwise else "pair"),
-        probes="position",
-        **ways,
-        **kwargs,
+        model, test / "judge_pair.jsonl", "pair", out / f"pair{suffix}", probes="position", **ways
     )
-    batch = run_judge(
-        model,
-        test / "judge_batch.jsonl",
-        "batch",
-        out / ("batch_pointwise" if pointwise else "batch"),
-        **ways,
-        **kwargs,
-    )
+    batch = run_judge(model, test / "judge_batch.jsonl", "batch", out / f"batch{suffix}", **ways)
     figures = {
         "pearson": score["agreement"]["average"],
         "pearson_expected": None if expected is None else expected["agreement"]["average"],

@@ -48,7 +48,7 @@ import numpy as np
 from mllmkit.judge.modes import get_mode
 from mllmkit.judge.prompts import LETTERS, render_prompt, verdict_json
 from mllmkit.world.config import WorldConfig
-from mllmkit.world.questions import TEMPLATES
+from mllmkit.world.questions import TEMPLATES, existence
 from mllmkit.world.questions.base import YES, YES_NO
 from mllmkit.world.questions.count import COUNTS
 from mllmkit.world.questions.multi_image import ORDINALS
@@ -189,9 +189,7 @@ def _cell_rc(cell: str) -> tuple[int, int]:
 
 Space = Callable[[str, WorldConfig], tuple[str, ...]]
 ANSWER_SPACES: dict[str, Space] = {
-    "existence.category": lambda a, cfg: YES_NO,
-    "existence.shape": lambda a, cfg: YES_NO,
-    "existence.color": lambda a, cfg: YES_NO,
+    **dict.fromkeys(existence.TEMPLATE_NAMES, lambda a, cfg: YES_NO),
     "count.how_many": lambda a, cfg: COUNTS,
     "color.what": lambda a, cfg: COLORS,
     "shape.what": lambda a, cfg: SHAPES,
@@ -284,7 +282,7 @@ def _partial(q: Question, rng: np.random.Generator) -> str:
     if name == "spatial.horizontal":
         a, b = _referent(scene, s["ref_a"]), _referent(scene, s["ref_b"])
         return f"{answer}, and {_false_vertical(rng, a, b)} it"
-    if name in ("existence.category", "existence.shape", "existence.color"):
+    if name in existence.TEMPLATE_NAMES:
         if answer == YES:
             desc = s["desc"].split()
             attrs = {} if desc[-1] == "object" else {"shape": desc[-1]}
@@ -612,14 +610,10 @@ def make_judge_data(world_dir: str | Path, config: JudgeDataConfig | None = None
         train = split_items(train_questions, "train", seed, config.train_per_question, config)
         if config.swap_train_pairs:
             train["pair"] = [x for item in train["pair"] for x in (item, swapped_pair(item))]
-        truths = {q.id: q.answer for q in train_questions}
+        # score rows state the true answer first when asked to (`tuning_row`)
+        truths = {q.id: q.answer for q in train_questions} if config.answer_first_scores else {}
         rows = [
-            tuning_row(
-                item,
-                truths[item["question_id"]]
-                if mode == "score" and config.answer_first_scores
-                else None,
-            )
+            tuning_row(item, truths.get(item["question_id"]) if mode == "score" else None)
             for mode in MODE_STREAMS
             if mode in config.train_modes
             for item in train[mode]

@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any
 
 from mllmkit.world.formats import LETTERS, FormattedQuestion
-from mllmkit.world.questions import ABILITIES, TEMPLATES
+from mllmkit.world.questions import ABILITIES, TEMPLATES, existence
 from mllmkit.world.questions.base import QA, Template
 from mllmkit.world.scene import Scene, SceneObject
 from mllmkit.world.vocab import CELL_PHRASES, CELLS, COLORS, SHAPES, SIZES, article, plural
@@ -155,9 +155,7 @@ def _both(scenes: Sequence[Scene], s: dict[str, str], q: str) -> str:
 
 
 EVALUATORS: dict[str, Evaluator] = {
-    "existence.category": _existence,
-    "existence.shape": _existence,
-    "existence.color": _existence,
+    **dict.fromkeys(existence.TEMPLATE_NAMES, _existence),
     "count.how_many": _count_answer,
     "color.what": lambda sc, s, q: _the(sc[0], s["ref"], q).color,
     "shape.what": lambda sc, s, q: _the(sc[0], s["ref"], q).shape,

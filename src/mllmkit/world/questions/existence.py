@@ -31,45 +31,37 @@ from mllmkit.world.refer import describe
 from mllmkit.world.scene import Scene
 from mllmkit.world.vocab import COLORS, SHAPES, article
 
-_QUESTION = "Is there {a} {desc} in the image?"
+
+def _template(name: str, desc: str) -> Template:
+    return Template(
+        name=f"existence.{name}",
+        ability="existence",
+        short="Is there {a} {desc} in the image?",
+        yorn=None,
+        slots={"a": ARTICLE_RE, "desc": desc},
+    )
+
 
 #: "Is there a red circle …": a colour+shape category.
-EXISTS_CATEGORY = Template(
-    name="existence.category",
-    ability="existence",
-    short=_QUESTION,
-    yorn=None,
-    slots={"a": ARTICLE_RE, "desc": f"{COLOR_RE} {SHAPE_RE}"},
-)
+EXISTS_CATEGORY = _template("category", f"{COLOR_RE} {SHAPE_RE}")
 #: "Is there a circle …": a shape of any colour.
-EXISTS_SHAPE = Template(
-    name="existence.shape",
-    ability="existence",
-    short=_QUESTION,
-    yorn=None,
-    slots={"a": ARTICLE_RE, "desc": SHAPE_RE},
-)
+EXISTS_SHAPE = _template("shape", SHAPE_RE)
 #: "Is there a red object …": a colour on any shape.
-EXISTS_COLOR = Template(
-    name="existence.color",
-    ability="existence",
-    short=_QUESTION,
-    yorn=None,
-    slots={"a": ARTICLE_RE, "desc": f"{COLOR_RE} object"},
-)
+EXISTS_COLOR = _template("color", f"{COLOR_RE} object")
 TEMPLATES = (EXISTS_CATEGORY, EXISTS_SHAPE, EXISTS_COLOR)
+TEMPLATE_NAMES: frozenset[str] = frozenset(t.name for t in TEMPLATES)
+_BY_ATTRIBUTES = {
+    frozenset({"color", "shape"}): EXISTS_CATEGORY,
+    frozenset({"shape"}): EXISTS_SHAPE,
+    frozenset({"color"}): EXISTS_COLOR,
+}
 
 
 def exists_qa(attrs: dict[str, str], present: bool) -> QA:
     """The existence question about a colour and/or shape (also used for POPE probes)."""
-    if "color" in attrs and "shape" in attrs:
-        template = EXISTS_CATEGORY
-    elif "shape" in attrs:
-        template = EXISTS_SHAPE
-    elif "color" in attrs:
-        template = EXISTS_COLOR
-    else:
-        raise ValueError(f"an existence question needs a colour or a shape, got {attrs}")
+    template = _BY_ATTRIBUTES.get(frozenset(attrs))
+    if template is None:
+        raise ValueError(f"an existence question needs a colour and/or a shape, got {attrs}")
     desc = describe(attrs)
     return make_qa(template, {"a": article(desc), "desc": desc}, YES if present else NO, YES_NO)
 
