@@ -64,6 +64,7 @@ def build_random_checkpoint(out: Path, texts: list[str]) -> Path:
         image_token_id=probe.image_token_id,
         pad_token_id=probe.pad_token_id,
         eos_token_id=probe.eos_token_id,
+        tokenizer=tok,
     )
     proc = Processor(tok, "mllmkit", image_size, CLIP_MEAN, CLIP_STD, cfg.image_tokens_per_image)
     torch.manual_seed(0)

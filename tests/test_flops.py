@@ -66,3 +66,19 @@ def test_other_strategies_token_counts() -> None:
         assert cost.flops.decoder == prefill_flops(cfg, seq, 2, want).decoder
         assert cost.kv_bytes == kv_cache_bytes(cfg.lm, want)
     assert reduction_cost(cfg, parse_reduction("none"), seq, 2).flops_pct == 100.0
+
+
+def test_image_tagger_flops_by_hand() -> None:
+    from mllmkit.infer.flops import connector_flops
+    from mllmkit.models.config import ImageTagGroup
+
+    cfg = config()
+    plain = connector_flops(cfg, 2)
+    cfg.image_tags = [
+        ImageTagGroup(name="kind", words=["", "a", "b"], token_ids=[[], [10], [11, 12]]),
+        ImageTagGroup(name="color", words=["", "c"], token_ids=[[], [13]]),
+    ]
+    # C = 5 classes, d_v = d = 32, 16 tower tokens per image, vocab 96:
+    # per token 2*32*5 + 2*5*32 = 640; two images 2*16*640 = 20480; word matrix 2*5*96*32 = 30720
+    assert connector_flops(cfg, 2) - plain == 20480 + 30720
+    assert connector_flops(cfg, 0) == 0

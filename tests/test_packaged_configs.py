@@ -27,8 +27,16 @@ def test_config_parses_and_its_model_builds(path: Path) -> None:
     assert cfg.stages
     if cfg.init_from:  # the model comes from that folder
         return
+    from mllmkit.data.tokenizer import train_tokenizer
+
+    tok = train_tokenizer(["a small red circle at the top left"] * 4, vocab_size=280)
     config = model_config(
-        cfg.model, vocab_size=64, image_token_id=3, pad_token_id=0, eos_token_id=1
+        cfg.model,
+        vocab_size=len(tok),
+        image_token_id=3,
+        pad_token_id=0,
+        eos_token_id=1,
+        tokenizer=tok,
     )
     model = MLLM(config, init_std=cfg.init_std)
     assert model.image_tokens_per_image > 0

@@ -4,7 +4,9 @@ rows and configs, only the vision tower moves, and a resume inside the stage is 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -152,3 +154,84 @@ def test_token_cells_tile_the_grid_row_major() -> None:
     six = token_cells(6).view(6, 6)
     assert six[0, :].tolist() == [0, 0, 1, 1, 2, 2]
     assert six[:, 5].tolist() == [2, 2, 5, 5, 8, 8]
+
+
+def test_with_a_tagger_the_objective_trains_it_and_the_lm_stages_keep_it(
+    world: Path, tmp_path: Path
+) -> None:
+    cfg = _config(world, tmp_path / "run", cells_steps=6, lr=1e-2)
+    cfg.model = {**MODEL, "image_tags": "scene_cells"}
+    result = train(cfg, progress=False)
+    head = load_file(str(tmp_path / "run" / "checkpoints" / "step-00000002" / "head.safetensors"))
+    assert {k.split(".")[0] for k in head} == {"proj"}
+    # the throw-away head covers only the sign text: the tagger has the other groups
+    assert head["proj.weight"].shape[0] == SceneCellsDataset(
+        [world / "train" / "scenes.jsonl"], processor=None  # type: ignore[arg-type]
+    ).num_texts
+    start = load_file(str(tmp_path / "run" / "checkpoints" / "step-00000001" / "model.safetensors"))
+    vision_end = load_file(
+        str(tmp_path / "run" / "checkpoints" / "step-00000006" / "model.safetensors")
+    )
+    end = load_file(str(result.model_dir / "model.safetensors"))
+    key = "image_tagger.head.weight"
+    assert not torch.equal(start[key], vision_end[key])  # trained by scene_cells
+    assert torch.equal(vision_end[key], end[key])  # frozen by align (trains connector, lm)
+    config = json.loads((result.model_dir / "config.json").read_text())
+    assert [g["name"] for g in config["image_tags"]] == ["kind", "color", "size", "cell"]
+
+
+def test_loss_per_unit_is_the_mean_over_all_groups_with_a_tagger(world: Path) -> None:
+    """Zero heads give uniform predictions: the loss per unit is then the mean of
+    log(classes) over the five groups (kind, colour, size, text, cell)."""
+    from mllmkit.models import MLLM
+    from mllmkit.train.build import model_config
+    from mllmkit.train.scene_cells import cells_loss_sum, make_cell_head
+
+    tok = _tokenizer(world)
+    cfg = model_config({**MODEL, "image_tags": "scene_cells"}, vocab_size=len(tok),
+                       image_token_id=0, pad_token_id=1, eos_token_id=2, tokenizer=tok)
+    model = MLLM(cfg, seed=0)
+    ds = SceneCellsDataset([world / "train" / "scenes.jsonl"], processor=None)  # type: ignore[arg-type]
+    head = make_cell_head(model, ds, seed=0)
+    with torch.no_grad():
+        head.proj.weight.zero_()
+    labels = ds.labels[0].expand(3, -1, -1)
+    batch = {"pixel_values": torch.randn(3, 3, 24, 24), "cell_labels": labels}
+    total, _ = cells_loss_sum(model, head, batch)
+    sizes = [len(KINDS), len(COLOR_LABELS), len(SIZE_LABELS), ds.num_texts, len(CELLS)]
+    want = sum(math.log(n) for n in sizes) / len(sizes)
+    assert total.item() / ds.loss_units([0, 1, 2]) == pytest.approx(want, rel=1e-5)
+
+
+def test_tag_groups_name_the_words_and_a_foreign_tagger_is_refused(world: Path) -> None:
+    from mllmkit.models import MLLM
+    from mllmkit.models.config import ImageTagGroup
+    from mllmkit.train.build import model_config
+    from mllmkit.train.scene_cells import TAG_WORDS, make_cell_head
+
+    tok = _tokenizer(world)
+    cfg = model_config({**MODEL, "image_tags": "scene_cells"}, vocab_size=len(tok),
+                       image_token_id=0, pad_token_id=1, eos_token_id=2, tokenizer=tok)
+    assert cfg.image_tags is not None
+    for group in cfg.image_tags:
+        assert tuple(group.words) == TAG_WORDS[group.name]
+        for word, ids in zip(group.words, group.token_ids, strict=True):
+            assert tok.decode(ids) == (" " + word if word else "")
+    with pytest.raises(ValueError, match="unknown tag vocabulary 'cells'"):
+        model_config({**MODEL, "image_tags": "cells"}, vocab_size=len(tok), image_token_id=0,
+                     pad_token_id=1, eos_token_id=2, tokenizer=tok)
+    with pytest.raises(ValueError, match="needs the tokenizer"):
+        model_config({**MODEL, "image_tags": "scene_cells"}, vocab_size=len(tok),
+                     image_token_id=0, pad_token_id=1, eos_token_id=2)
+    cfg.image_tags = [ImageTagGroup(name="color", words=["", "red"], token_ids=[[], [5]])]
+    ds = SceneCellsDataset([world / "train" / "scenes.jsonl"], processor=None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="the model's group 'color' has classes"):
+        make_cell_head(MLLM(cfg, seed=0), ds, seed=0)
+
+
+def _tokenizer(world: Path) -> Any:
+    from mllmkit.data.tokenizer import train_tokenizer
+
+    texts = [json.loads(x)["conversations"][1]["value"]
+             for x in (world / "train" / "align.jsonl").read_text().splitlines()]
+    return train_tokenizer(texts * 5, vocab_size=300)

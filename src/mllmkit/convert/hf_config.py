@@ -173,6 +173,12 @@ def hf_config_from_mllm(cfg: MLLMConfig, source: str = "config.json") -> Any:
             "image_position_embedding",
             "LLaVA's projector has no per-token position embedding; export a model without it",
         )
+    if cfg.image_tags is not None:
+        raise _fail(
+            source,
+            "image_tags",
+            "LLaVA has no image tagger; export a model without one",
+        )
     if cfg.connector != "mlp2x_gelu":
         raise _fail(
             source,

@@ -65,18 +65,32 @@ def vision_flops(cfg: VisionConfig, n_images: int) -> int:
     return n_images * (patch + cfg.feature_index * layer)
 
 
+def tagger_flops(cfg: MLLMConfig, n_images: int) -> int:
+    """FLOPs of the image tagger's matrix products (0 without one): its head and the class
+    probabilities times the class words, per tower token, plus the class-word matrix (a
+    [classes, vocab] mix of the embedding table) once per forward."""
+    if not cfg.image_tags or n_images == 0:
+        return 0
+    dv, d, vocab = cfg.vision.hidden_size, cfg.lm.hidden_size, cfg.lm.vocab_size
+    classes = sum(len(g.words) for g in cfg.image_tags)
+    per_token = 2 * dv * classes + 2 * classes * d
+    return n_images * cfg.vision.num_feature_tokens * per_token + 2 * classes * vocab * d
+
+
 def connector_flops(cfg: MLLMConfig, n_images: int) -> int:
-    """FLOPs of the connector (its Linear layers) for `n_images` images."""
+    """FLOPs of the connector (its Linear layers, and the image tagger if any) for
+    `n_images` images."""
     dv, d = cfg.vision.hidden_size, cfg.lm.hidden_size
     n_in = cfg.vision.num_feature_tokens
     n_out = cfg.image_tokens_per_image
+    tags = tagger_flops(cfg, n_images)
     if cfg.connector == "linear":
-        return n_images * 2 * n_in * dv * d
+        return tags + n_images * 2 * n_in * dv * d
     if cfg.connector == "mlp2x_gelu":
         h = cfg.connector_hidden or d
-        return n_images * (2 * n_in * dv * h + 2 * n_in * h * d)
+        return tags + n_images * (2 * n_in * dv * h + 2 * n_in * h * d)
     if cfg.connector == "pixel_shuffle":
-        return n_images * 2 * n_out * (4 * dv) * d
+        return tags + n_images * 2 * n_out * (4 * dv) * d
     raise ValueError(f"no FLOP formula for connector {cfg.connector!r}")
 
 

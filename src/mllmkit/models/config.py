@@ -204,6 +204,38 @@ class LMConfig:
 
 
 @dataclass
+class ImageTagGroup:
+    """One group of the image tagger's classes (e.g. `color`): per class, the words that
+    name it and their token ids in the LM's vocabulary (empty for a class with no word,
+    such as "no object here"). Ids are stored, not looked up, so a model folder needs no
+    tokenizer to rebuild its tagger."""
+
+    name: str
+    words: list[str]
+    token_ids: list[list[int]]
+
+    def __post_init__(self) -> None:
+        w = f"image tag group {self.name!r}"
+        _require(bool(self.name), "image tag group", "'name' must be a non-empty string")
+        _require(len(self.words) >= 2, w, f"needs at least 2 classes, got {len(self.words)}")
+        _require(
+            len(self.token_ids) == len(self.words),
+            w,
+            f"'token_ids' has {len(self.token_ids)} entries for {len(self.words)} 'words'",
+        )
+        for word, ids in zip(self.words, self.token_ids, strict=True):
+            _require(
+                bool(word) == bool(ids),
+                w,
+                f"class {word!r} has token ids {ids}: a class has ids exactly when it has a word",
+            )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImageTagGroup:
+        return _from_dict(cls, data, "image tag group")
+
+
+@dataclass
 class MLLMConfig:
     """Vision tower + connector + decoder.
 
@@ -224,6 +256,12 @@ class MLLMConfig:
     # at std 0.02-0.1; an embedding drawn that small is invisible next to them, and Adam
     # moves it ~lr per step, so it never catches up (configs/demo.yaml has the figures)
     image_position_init_std: float | None = None
+    # an image tagger (`tags.py`): a linear head on the tower's features predicts, per
+    # token, a class in each group (kind, colour, ... of what the token shows), and the
+    # expected embedding of the classes' words is added to the connector's output, rescaled
+    # to `image_tag_weight` x the norm of that output (None: no tagger)
+    image_tags: list[ImageTagGroup] | None = None
+    image_tag_weight: float = 1.0
     image_token_id: int = field(kw_only=True)
     pad_token_id: int = field(kw_only=True)
     eos_token_id: int = field(kw_only=True)
@@ -253,6 +291,7 @@ class MLLMConfig:
             f"'image_position_init_std' must be > 0 and needs 'image_position_embedding: "
             f"true'; got {self.image_position_init_std!r}",
         )
+        self._check_tags(w)
         cls = CONNECTORS[self.connector]
         _require(
             self.connector_hidden is None or self.connector_hidden > 0,
@@ -276,6 +315,23 @@ class MLLMConfig:
         except ValueError as exc:
             raise ConfigError(f"{w}: {exc}") from None
 
+    def _check_tags(self, w: str) -> None:
+        _require(self.image_tag_weight > 0, w, f"'image_tag_weight' must be > 0, got "
+                 f"{self.image_tag_weight}")
+        if self.image_tags is None:
+            return
+        _require(len(self.image_tags) > 0, w, "'image_tags' must list groups or be null")
+        names = [g.name for g in self.image_tags]
+        _require(len(set(names)) == len(names), w, f"'image_tags' repeats a group: {names}")
+        vocab = self.lm.vocab_size
+        for g in self.image_tags:
+            bad = [i for ids in g.token_ids for i in ids if not 0 <= i < vocab]
+            _require(
+                not bad,
+                w,
+                f"image tag group {g.name!r}: token ids {bad} are not in [0, {vocab})",
+            )
+
     @property
     def image_tokens_per_image(self) -> int:
         """Positions one image occupies in the LM sequence (after the connector)."""
@@ -297,4 +353,9 @@ class MLLMConfig:
                 raise ConfigError(f"model config: missing section '{key}'")
         data["vision"] = VisionConfig.from_dict(data["vision"])
         data["lm"] = LMConfig.from_dict(data["lm"])
+        tags = data.get("image_tags")
+        if tags is not None:
+            if not isinstance(tags, list):
+                raise ConfigError("model config: 'image_tags' must be a list of groups or null")
+            data["image_tags"] = [ImageTagGroup.from_dict(g) for g in tags]
         return _from_dict(cls, data, "model config")

@@ -48,6 +48,14 @@ class Connector(nn.Module):
     def num_output_tokens(cls, n_in: int) -> int:
         return n_in
 
+    def pool_tokens(self, values: torch.Tensor) -> torch.Tensor:
+        """Per-input-token values [N, T, D] -> [N, T', D] aligned with this connector's
+        output tokens (identity for a connector that keeps every token), so per-token
+        extras such as image tags land on the output token they belong to."""
+        if self.num_output_tokens(values.shape[1]) != values.shape[1]:
+            raise NotImplementedError(f"{type(self).__name__} does not say how to pool tokens")
+        return values
+
     def add_position_embedding(self, num_tokens: int, dim: int) -> None:
         """Learn one vector per output token slot (`position_embedding`, [num_tokens, dim]),
         added to every image's tokens by `project`."""
@@ -119,12 +127,19 @@ class PixelShuffleConnector(Connector):
     def num_output_tokens(cls, n_in: int) -> int:
         return (cls._grid(n_in) // cls.scale) ** 2
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
+    def _neighbourhoods(self, features: torch.Tensor) -> torch.Tensor:
+        """[N, side*side, D] -> [N, (side/s)^2, s*s, D]: each output token's s x s inputs."""
         n, t, d = features.shape
         side, s = self._grid(t), self.scale
         x = features.reshape(n, side // s, s, side // s, s, d)
-        x = x.permute(0, 1, 3, 2, 4, 5).reshape(n, (side // s) ** 2, s * s * d)
-        return self.proj(x)
+        return x.permute(0, 1, 3, 2, 4, 5).reshape(n, (side // s) ** 2, s * s, d)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.proj(self._neighbourhoods(features).flatten(2))
+
+    def pool_tokens(self, values: torch.Tensor) -> torch.Tensor:
+        """The mean over each output token's neighbourhood."""
+        return self._neighbourhoods(values).mean(dim=2)
 
 
 def build_connector(name: str, in_dim: int, out_dim: int, hidden_dim: int | None) -> Connector:

@@ -24,6 +24,7 @@ from mllmkit.models.connectors import build_connector
 from mllmkit.models.lm import DecoderLM
 from mllmkit.models.norm import RMSNorm
 from mllmkit.models.select import selected_positions
+from mllmkit.models.tags import ImageTagger
 from mllmkit.models.vision import VisionTower
 
 IGNORE_INDEX = -100
@@ -65,6 +66,11 @@ class MLLM(nn.Module):
             self.multi_modal_projector.add_position_embedding(
                 config.image_tokens_per_image, config.lm.hidden_size
             )
+        self.image_tagger: ImageTagger | None = None
+        if config.image_tags:
+            self.image_tagger = ImageTagger(
+                config.vision.hidden_size, config.image_tags, config.image_tag_weight
+            )
         self.language_model = DecoderLM(config.lm)
         if init_weights:
             self.init_weights(seed, init_std)
@@ -79,7 +85,9 @@ class MLLM(nn.Module):
 
     @torch.no_grad()
     def init_weights(self, seed: int | None = None, std: float = INIT_STD) -> None:
-        """Normal(0, std) matrices and embeddings, zero biases, unit norms.
+        """Normal(0, std) matrices and embeddings, zero biases, unit norms; the image
+        tagger's head starts at zero (every class equally likely, so the tags start as each
+        group's mean word instead of a random, confident guess on features of norm ~100).
 
         Tests use a large `std` (~0.3): with 0.02 a tiny model's attention is nearly uniform,
         so a wrong position or mask would change its logits by less than the tolerance."""
@@ -100,6 +108,8 @@ class MLLM(nn.Module):
         if position is not None:
             pos_std = self.config.image_position_init_std
             position.normal_(0.0, std if pos_std is None else pos_std, generator=gen)
+        if self.image_tagger is not None:
+            self.image_tagger.head.weight.zero_()
 
     def encode_images(
         self, pixel_values: torch.Tensor | None, image_features: torch.Tensor | None = None
@@ -108,7 +118,16 @@ class MLLM(nn.Module):
         vision tower's output [N, T, vision hidden] for those images) skips the tower."""
         if image_features is None:
             image_features = self.vision_tower(pixel_values)
-        return self.multi_modal_projector.project(image_features)
+        return self.project_features(image_features)
+
+    def project_features(self, features: torch.Tensor) -> torch.Tensor:
+        """The tower's output [N, T, Dv] -> image tokens [N, T', Dlm]: the connector, plus
+        the image tags when the model has a tagger."""
+        out = self.multi_modal_projector.project(features)
+        if self.image_tagger is None:
+            return out
+        tags = self.image_tagger.tag_embeddings(features, self.language_model.embed_tokens.weight)
+        return self.image_tagger.add_to(out, self.multi_modal_projector.pool_tokens(tags))
 
     def embed_inputs(
         self,
@@ -174,7 +193,7 @@ class MLLM(nn.Module):
             pixel_values,  # type: ignore[arg-type]
             want_cls,
         )
-        features = self.multi_modal_projector.project(vis)
+        features = self.project_features(vis)
         chosen = hook(
             features=features,
             class_attention=cls_attn,

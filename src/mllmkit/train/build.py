@@ -15,6 +15,11 @@ from mllmkit.models.config import LMConfig, MLLMConfig, VisionConfig
 from mllmkit.models.io import load_model
 from mllmkit.models.mllm import MLLM
 from mllmkit.train.config import TrainConfig
+from mllmkit.train.scene_cells import tag_groups
+
+# `model.image_tags` in a train config names a tag vocabulary; the model config stores its
+# groups with token ids from the run's tokenizer
+TAG_VOCABULARIES = {"scene_cells": tag_groups}
 
 DEFAULT_MEAN = (0.5, 0.5, 0.5)
 DEFAULT_STD = (0.5, 0.5, 0.5)
@@ -40,10 +45,22 @@ def model_config(
     image_token_id: int,
     pad_token_id: int,
     eos_token_id: int,
+    tokenizer: Any = None,
 ) -> MLLMConfig:
     """The `MLLMConfig` a train config's `model` section describes, for a tokenizer of
-    `vocab_size` with these special ids (the section itself names no token ids)."""
+    `vocab_size` with these special ids (the section itself names no token ids).
+    `image_tags: NAME` (a key of `TAG_VOCABULARIES`) needs `tokenizer` to find its words."""
     m = dict(model)
+    tags = m.pop("image_tags", None)
+    if tags is not None:
+        if tags not in TAG_VOCABULARIES:
+            raise ValueError(
+                f"model 'image_tags': unknown tag vocabulary {tags!r}; "
+                f"known: {sorted(TAG_VOCABULARIES)}"
+            )
+        if tokenizer is None:
+            raise ValueError("model 'image_tags' needs the tokenizer to find its words")
+        m["image_tags"] = TAG_VOCABULARIES[tags](tokenizer)
     return MLLMConfig(
         vision=VisionConfig.from_dict(m.pop("vision", {})),
         lm=LMConfig.from_dict({**m.pop("lm", {}), "vocab_size": vocab_size}),
@@ -73,7 +90,12 @@ def build_processor(cfg: TrainConfig, out: Path, is_main: bool) -> Processor:
     else:
         raise RuntimeError("tokenizer not ready: the main process must build it first")
     probe = model_config(
-        cfg.model, vocab_size=len(tokenizer), image_token_id=0, pad_token_id=0, eos_token_id=0
+        cfg.model,
+        vocab_size=len(tokenizer),
+        image_token_id=0,
+        pad_token_id=0,
+        eos_token_id=0,
+        tokenizer=tokenizer,
     )
     p = cfg.processor
     return Processor(
@@ -98,6 +120,7 @@ def build_model(cfg: TrainConfig, processor: Processor) -> MLLM:
         image_token_id=processor.image_token_id,
         pad_token_id=processor.pad_token_id,
         eos_token_id=processor.eos_token_id,
+        tokenizer=processor.tokenizer,
     )
     if config.image_tokens_per_image != processor.image_tokens_per_image:
         raise ValueError(

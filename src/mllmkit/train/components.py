@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import torch
 
-# component name -> attribute of `MLLM`
+# component name -> attributes of `MLLM` (the image tagger reads the tower's features and
+# is trained with it, so it belongs to the vision side; a model without one has None there)
 COMPONENT_MODULES = {
-    "vision": "vision_tower",
-    "connector": "multi_modal_projector",
-    "lm": "language_model",
+    "vision": ("vision_tower", "image_tagger"),
+    "connector": ("multi_modal_projector",),
+    "lm": ("language_model",),
 }
 
 
 def component_parameters(model: torch.nn.Module, component: str) -> list[torch.nn.Parameter]:
     """Parameters of one component (shared/tied parameters appear once)."""
-    module = getattr(model, COMPONENT_MODULES[component])
-    return list(module.parameters())
+    params: dict[int, torch.nn.Parameter] = {}
+    for attr in COMPONENT_MODULES[component]:
+        module = getattr(model, attr, None)
+        if module is not None:
+            params.update((id(p), p) for p in module.parameters())
+    return list(params.values())
 
 
 def set_trainable(model: torch.nn.Module, trainable: list[str]) -> None:

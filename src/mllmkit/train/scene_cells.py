@@ -11,7 +11,9 @@ cell average: the language model later finds an object by attending to single to
 each token must carry its cell's whole description (trained on cell averages, a tower let
 the LM find objects by colour but not by shape). The head lives only for the stage (it is
 in the stage's checkpoints, so resume stays exact); the tower's weights carry on, as a CLIP
-tower's would.
+tower's would. A model with an image tagger (`mllmkit.models.tags`) keeps its head: the
+tagger's groups (`TAG_WORDS`: kind, colour, size and the token's own cell) are trained
+here through the tagger, and the throw-away head covers only the rest (the sign text).
 
 Data: the world's `scenes.jsonl` (`{"id", "image", "objects": [{"shape", "color", "size",
 "cell"}], "sign": {"text", "cell"} | null}`), image paths relative to the file.
@@ -29,6 +31,7 @@ from torch import nn
 
 from mllmkit.data.errors import DataError
 from mllmkit.data.processor import Processor
+from mllmkit.models.config import ImageTagGroup
 from mllmkit.train.dataset import EncodeReport, PixelCache
 from mllmkit.world.vocab import CELLS, COLORS, SHAPES, SIZES
 
@@ -37,6 +40,16 @@ KINDS = ("empty", "sign", *SHAPES)
 COLOR_LABELS = ("none", *COLORS)
 SIZE_LABELS = ("none", *SIZES)
 GROUPS = 4  # kind, colour, size, sign text
+LABEL_GROUPS = ("kind", "color", "size", "text")  # the columns of a scene's [9, 4] labels
+# The image tagger's vocabulary: per group, the word of each class ("" = no word), in the
+# order of the label indices above. `cell` is the cell a token lies in (from its position,
+# not from the scene), so a tag can also say where in the image a token is.
+TAG_WORDS: dict[str, tuple[str, ...]] = {
+    "kind": ("", "sign", *SHAPES),
+    "color": ("", *COLORS),
+    "size": ("", *SIZES),
+    "cell": CELLS,
+}
 FIELDS = (("cell", CELLS), ("shape", SHAPES), ("color", COLORS), ("size", SIZES))
 
 
@@ -140,17 +153,28 @@ class SceneCellsDataset:
         return len(indices) * len(CELLS) * GROUPS
 
 
-class CellHead(nn.Module):
-    """One linear layer from each token's features to all four label groups of its cell."""
+def tag_groups(tokenizer: Any) -> list[ImageTagGroup]:
+    """The image tagger's groups for `TAG_WORDS`, with the token ids `tokenizer` gives each
+    word as it appears inside a sentence (after a space: "the red circle")."""
+    groups = []
+    for name, words in TAG_WORDS.items():
+        ids = [tokenizer.encode(" " + w, add_special_tokens=False) if w else [] for w in words]
+        groups.append(ImageTagGroup(name=name, words=list(words), token_ids=ids))
+    return groups
 
-    def __init__(self, hidden: int, num_texts: int) -> None:
+
+class CellHead(nn.Module):
+    """One linear layer from each token's features to the label groups named in `sizes`."""
+
+    def __init__(self, hidden: int, sizes: dict[str, int]) -> None:
         super().__init__()
-        self.sizes = (len(KINDS), len(COLOR_LABELS), len(SIZE_LABELS), num_texts)
+        self.names = list(sizes)
+        self.sizes = list(sizes.values())
         self.proj = nn.Linear(hidden, sum(self.sizes))
 
-    def forward(self, features: torch.Tensor) -> list[torch.Tensor]:
-        """[N, g*g, D] patch features -> per group, logits [N, g*g, classes]."""
-        return list(self.proj(features).split(self.sizes, dim=-1))
+    def forward(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
+        """[N, g*g, D] patch features -> per group name, logits [N, g*g, classes]."""
+        return dict(zip(self.names, self.proj(features).split(self.sizes, dim=-1), strict=True))
 
 
 def token_cells(grid: int) -> torch.Tensor:
@@ -159,8 +183,21 @@ def token_cells(grid: int) -> torch.Tensor:
     return torch.tensor([(r // k) * GRID + c // k for r in range(grid) for c in range(grid)])
 
 
+def _tagged_groups(model: nn.Module) -> list[str]:
+    """The groups `model`'s image tagger predicts, checked against `TAG_WORDS`."""
+    tags = model.config.image_tags or []
+    for g in tags:
+        if tuple(g.words) != TAG_WORDS.get(g.name):
+            raise ValueError(
+                f"objective 'scene_cells' trains the image tagger's groups as {TAG_WORDS}; "
+                f"the model's group {g.name!r} has classes {g.words}"
+            )
+    return [g.name for g in tags]
+
+
 def make_cell_head(model: nn.Module, dataset: SceneCellsDataset, seed: int) -> CellHead:
-    """A seeded head for `model`'s tower; the tower's patch grid must tile the 3x3 cells."""
+    """A seeded head for the label groups `model`'s tagger does not cover; the tower's patch
+    grid must tile the 3x3 cells."""
     cfg = model.config.vision
     if cfg.grid_size % GRID:
         raise ValueError(
@@ -168,7 +205,10 @@ def make_cell_head(model: nn.Module, dataset: SceneCellsDataset, seed: int) -> C
             f"{cfg.grid_size}) to split into the world's {GRID}x{GRID} cells: choose "
             f"image_size / patch_size divisible by {GRID}"
         )
-    head = CellHead(cfg.hidden_size, dataset.num_texts)
+    sizes = {"kind": len(KINDS), "color": len(COLOR_LABELS), "size": len(SIZE_LABELS)}
+    sizes["text"] = dataset.num_texts
+    tagged = _tagged_groups(model)
+    head = CellHead(cfg.hidden_size, {k: v for k, v in sizes.items() if k not in tagged})
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         head.proj.weight.normal_(0.0, 0.02, generator=gen)
@@ -180,17 +220,27 @@ def cells_loss_sum(model: nn.Module, head: nn.Module, batch: dict) -> tuple[torc
     """(sum of cross-entropies over cells and label groups, number of cell labels).
 
     Each token is scored against its cell's labels; a cell's k x k tokens share its weight
-    (their losses are averaged), so the sum is in units of cell labels, as `loss_units`."""
+    (their losses are averaged), so the sum is in units of cell labels, as `loss_units`
+    (4 per cell). With a tagger's `cell` group there are 5 labels per cell; the sum is then
+    scaled by 4/5, so that divided by `loss_units` it is still the mean over all labels."""
     features = model.vision_tower(batch["pixel_values"])
     if model.config.vision.keep_cls:
         features = features[:, 1:]
     grid = model.config.vision.grid_size
     cell_labels = batch["cell_labels"]
-    labels = cell_labels[:, token_cells(grid)]  # [N, g*g, 4]
+    cells = token_cells(grid)
+    labels = cell_labels[:, cells]  # [N, g*g, 4]
+    targets = {name: labels[..., k] for k, name in enumerate(LABEL_GROUPS)}
+    targets["cell"] = cells.expand(labels.shape[0], -1)
+    logits = dict(head(features)) if head is not None else {}
+    if model.image_tagger is not None:
+        logits.update(model.image_tagger.logits(features))
     per_cell_tokens = (grid // GRID) ** 2
     total = features.new_zeros(())
-    for g, logits in enumerate(head(features)):
+    for name, group_logits in logits.items():
         total = total + F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), labels[..., g].reshape(-1), reduction="sum"
+            group_logits.reshape(-1, group_logits.shape[-1]),
+            targets[name].reshape(-1),
+            reduction="sum",
         )
-    return total / per_cell_tokens, cell_labels.numel()
+    return total * GROUPS / len(logits) / per_cell_tokens, cell_labels.numel()
