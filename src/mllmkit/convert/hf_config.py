@@ -173,6 +173,12 @@ def hf_config_from_mllm(cfg: MLLMConfig, source: str = "config.json") -> Any:
             "image_position_embedding",
             "LLaVA's projector has no per-token position embedding; export a model without it",
         )
+    if cfg.lm.attention_sink:
+        raise _fail(
+            source,
+            "lm.attention_sink",
+            "Llama and Qwen2 attention have no sink key; export a model without one",
+        )
     if cfg.image_tags is not None:
         raise _fail(
             source,

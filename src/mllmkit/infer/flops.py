@@ -42,8 +42,9 @@ class CountsTokens(Protocol):
 
 
 def decoder_layer_flops(cfg: LMConfig, n_query: int, n_key: int | None = None) -> int:
-    """FLOPs of one decoder layer for `n_query` new tokens attending to `n_key` keys."""
-    n_key = n_query if n_key is None else n_key
+    """FLOPs of one decoder layer for `n_query` new tokens attending to `n_key` keys (plus
+    the sink key of `attention_sink`)."""
+    n_key = (n_query if n_key is None else n_key) + int(cfg.attention_sink)
     d, hd = cfg.hidden_size, cfg.resolved_head_dim
     d_q = cfg.num_heads * hd
     d_kv = cfg.num_kv_heads * hd

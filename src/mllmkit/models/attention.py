@@ -9,6 +9,15 @@ here from the layer's cache, whose length may differ from other layers'.
 `attention_probs` is the one place attention *weights* are computed: token reduction asks
 for a few query rows over all keys from this layer's own q/k projections (as PyramidDrop
 does), so the forward pass itself stays on SDPA and never materialises full attention maps.
+
+With `attention_sink`, every query also sees one extra key per key/value head: a learned
+vector without RoPE (`sink_key`, zero at init: softmax "off by one", E. Miller 2023; learned
+sinks as in gpt-oss, attention sinks of Xiao et al. 2023) whose value is zero. Why: softmax
+weights over real tokens sum to one, so a query for "the red object" in a scene without one
+still reads *some* object's value, and "found it" cannot be told from "found the nearest".
+With a sink the weight can go to nothing, and the output's size says whether anything
+matched. Such layers always take the explicit-mask path of SDPA (the sink column is
+visible to every query, which `is_causal` cannot express).
 """
 
 from __future__ import annotations
@@ -36,6 +45,9 @@ class Attention(nn.Module):
         self.k_proj = Linear(d, cfg.num_kv_heads * hd, bias=cfg.qkv_bias)
         self.v_proj = Linear(d, cfg.num_kv_heads * hd, bias=cfg.qkv_bias)
         self.o_proj = Linear(cfg.num_heads * hd, d, bias=False)
+        self.sink_key: nn.Parameter | None = None
+        if cfg.attention_sink:
+            self.sink_key = nn.Parameter(torch.zeros(cfg.num_kv_heads, hd))
 
     def forward(
         self,
@@ -84,6 +96,11 @@ class Attention(nn.Module):
         if rebuild:
             attn_mask = visibility_mask(q_pos, key_pos, key_mask)  # type: ignore[arg-type]
             is_causal = False
+        if self.sink_key is not None:
+            if q_pos is None or key_pos is None or key_mask is None:
+                raise ValueError("attention with a sink needs token_mask and position_ids")
+            k, v, attn_mask = self._with_sink(k, v, q_pos, key_pos, key_mask)
+            is_causal, row_spans = False, None
 
         if self.num_kv_heads != self.num_heads:
             rep = self.num_heads // self.num_kv_heads
@@ -99,6 +116,26 @@ class Attention(nn.Module):
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal)
         return self.o_proj(out.transpose(1, 2).reshape(b, tq, self.num_heads * hd))
+
+    def _with_sink(
+        self,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        q_pos: torch.Tensor,
+        key_pos: torch.Tensor,
+        key_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Keys and values with the sink appended as the last key, and the boolean
+        [B, 1, Tq, Tk + 1] visibility (the position rule of `visibility_mask`, plus the
+        sink column, which every query sees)."""
+        assert self.sink_key is not None
+        b = k.shape[0]
+        sink_k = self.sink_key.to(k.dtype)[None, :, None].expand(b, -1, 1, -1)
+        k = torch.cat([k, sink_k], dim=2)
+        v = torch.cat([v, v.new_zeros(b, v.shape[1], 1, v.shape[3])], dim=2)
+        visible = (key_pos[:, None, :] <= q_pos[:, :, None]) & key_mask[:, None, :]
+        visible = torch.cat([visible, visible.new_ones(*visible.shape[:2], 1)], dim=2)
+        return k, v, visible[:, None]
 
     def attention_probs(
         self,
@@ -130,4 +167,12 @@ class Attention(nn.Module):
         scores = (q.float() @ k.float().transpose(-1, -2)) * hd**-0.5  # [B, H, Q, T]
         visible = (position_ids[:, None, :] <= q_pos[:, :, None]) & token_mask[:, None, :]
         scores = scores.masked_fill(~visible[:, None], float("-inf"))
-        return torch.softmax(scores, dim=-1)
+        if self.sink_key is None:
+            return torch.softmax(scores, dim=-1)
+        # the sink takes its share as in the forward pass; the probabilities returned are
+        # those of the T real keys (a row then sums to less than one)
+        sink = self.sink_key.float()
+        if self.num_kv_heads != self.num_heads:
+            sink = sink.repeat_interleave(self.num_heads // self.num_kv_heads, dim=0)
+        sink_scores = (q.float() @ sink[None, :, :, None]) * hd**-0.5  # [B, H, Q, 1]
+        return torch.softmax(torch.cat([scores, sink_scores], dim=-1), dim=-1)[..., :-1]

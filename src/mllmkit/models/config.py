@@ -158,6 +158,9 @@ class LMConfig:
     tie_word_embeddings: bool = True
     max_position_embeddings: int = 2048
     head_dim: int | None = None
+    # a learned "null" key per key/value head that every query sees, with a zero value
+    # (`attention.py`): attention can then land on nothing when no token matches
+    attention_sink: bool = False
 
     def __post_init__(self) -> None:
         w = "lm config"
