@@ -319,8 +319,8 @@ class MLLMConfig:
             raise ConfigError(f"{w}: {exc}") from None
 
     def _check_tags(self, w: str) -> None:
-        _require(self.image_tag_weight > 0, w, f"'image_tag_weight' must be > 0, got "
-                 f"{self.image_tag_weight}")
+        weight = self.image_tag_weight
+        _require(weight > 0, w, f"'image_tag_weight' must be > 0, got {weight}")
         if self.image_tags is None:
             return
         _require(len(self.image_tags) > 0, w, "'image_tags' must list groups or be null")
