@@ -29,3 +29,17 @@ def test_demo_renders_the_world_at_the_model_size_and_reports_every_ability(
     assert json.loads((out / "demo_summary.json").read_text())["accuracy"] == result.accuracy
     assert "existence" in format_table(result)
     assert (Path(result.model_dir) / "model.safetensors").exists()
+
+
+def test_demo_seeds_the_world_and_the_model_separately(tmp_path: Path) -> None:
+    from mllmkit.demo import DemoConfig, default_config_path, training_config
+    from mllmkit.train.config import TrainConfig
+
+    yaml_seed = TrainConfig.from_yaml(default_config_path()).seed
+    base = DemoConfig(out=str(tmp_path / "demo"), seed=yaml_seed + 3)
+    tcfg = training_config(base)
+    assert tcfg.seed == yaml_seed  # the world's seed does not reach the model
+    assert Path(tcfg.out) == tmp_path / "demo" / "train"
+    assert Path(tcfg.data_root) == tmp_path / "demo" / "world"
+    override = DemoConfig(out=str(tmp_path / "demo"), model_seed=yaml_seed + 5)
+    assert training_config(override).seed == yaml_seed + 5

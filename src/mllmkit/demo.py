@@ -31,7 +31,8 @@ class DemoConfig:
     out: str = "runs/demo"
     train_scenes: int = 8000
     test_scenes: int = 500
-    seed: int = 0
+    seed: int = 0  # the world's
+    model_seed: int | None = None  # None: the training config's own `seed`
     config: str | None = None  # training YAML; default: the packaged configs/demo.yaml
     eval_batch_size: int = 64
     eval_limit: int | None = None
@@ -54,6 +55,20 @@ class DemoResult:
 def default_config_path() -> Path:
     """The packaged demo training config (`configs/demo.yaml` in the repository)."""
     return Path(str(resources.files("mllmkit") / "configs" / "demo.yaml"))
+
+
+def training_config(cfg: DemoConfig) -> TrainConfig:
+    """The training config the demo runs: its YAML with the run's folders, and the model
+    seed only where `model_seed` asks (the world's seed is separate, so one world can serve
+    several model seeds and a model seed is read from the config like any other choice)."""
+    from mllmkit.train.config import TrainConfig
+
+    out = Path(cfg.out)
+    config_path = Path(cfg.config) if cfg.config else default_config_path()
+    tcfg = TrainConfig.from_yaml(config_path, out=str(out / "train"), data_root=str(out / "world"))
+    if cfg.model_seed is not None:
+        tcfg.seed = cfg.model_seed
+    return tcfg
 
 
 def _world_matches(world: Path, cfg: DemoConfig, image_size: int) -> bool:
@@ -130,7 +145,6 @@ def format_table(result: DemoResult) -> str:
 def run_demo(cfg: DemoConfig, *, progress: bool | None = None, log: Any = print) -> DemoResult:
     """Generate the world, train the default model, evaluate it per ability."""
     from mllmkit.eval.runner import evaluate
-    from mllmkit.train.config import TrainConfig
     from mllmkit.train.trainer import train
     from mllmkit.world.generate import generate_world
 
@@ -139,8 +153,7 @@ def run_demo(cfg: DemoConfig, *, progress: bool | None = None, log: Any = print)
     out = Path(cfg.out)
     world = out / "world"
     config_path = Path(cfg.config) if cfg.config else default_config_path()
-    tcfg = TrainConfig.from_yaml(config_path, out=str(out / "train"), data_root=str(world))
-    tcfg.seed = cfg.seed
+    tcfg = training_config(cfg)
     image_size = _model_image_size(tcfg)
     if _world_matches(world, cfg, image_size):
         log(f"[1/3] world: reusing {world}")

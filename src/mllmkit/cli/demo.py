@@ -9,7 +9,10 @@ def demo_command(
     out: str = typer.Option("runs/demo", help="Output folder (world, training, evaluation)."),
     train_scenes: int = typer.Option(8000, help="Training scenes to generate."),
     test_scenes: int = typer.Option(500, help="Held-out test scenes."),
-    seed: int = typer.Option(0, help="Seed for the world and the model."),
+    seed: int = typer.Option(0, help="Seed for the world."),
+    model_seed: int = typer.Option(
+        None, help="Seed for the model (default: the training config's `seed`)."
+    ),
     config: str = typer.Option(None, help="Training YAML (default: configs/demo.yaml)."),
     eval_limit: int = typer.Option(None, help="Evaluate only the first N questions."),
 ) -> None:
@@ -21,8 +24,8 @@ def demo_command(
     from mllmkit.demo import DemoConfig, format_table, run_demo
 
     cfg = DemoConfig(
-        out=out, train_scenes=train_scenes, test_scenes=test_scenes, seed=seed, config=config,
-        eval_limit=eval_limit,
+        out=out, train_scenes=train_scenes, test_scenes=test_scenes, seed=seed,
+        model_seed=model_seed, config=config, eval_limit=eval_limit,
     )
     result = run_demo(cfg, log=lambda m: typer.echo(m, err=True))
     typer.echo("\nHeld-out world benchmark (short answers):\n")
