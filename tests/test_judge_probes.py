@@ -26,7 +26,7 @@ def test_position_ask_reverses_and_remembers_the_permutation() -> None:
     ask = PROBES["position"].ask(_item("batch", ("a", "b", "c"), ["A", "B", "C"]))
     assert ask is not None
     assert ask.answers == ("c", "b", "a") and ask.perm == (2, 1, 0)
-    assert "[A] c\n[B] b\n[C] a" in ask.prompt()
+    assert '[A] "c"\n[B] "b"\n[C] "a"' in ask.prompt()
 
 
 def test_verbosity_pads_the_worse_answer_and_skips_ties() -> None:

@@ -15,17 +15,17 @@ def test_score_prompt_golden_text() -> None:
         "Score the answer about the image from 1 to 5: 5 correct, 4 correct but wordy, "
         "3 partly correct, 2 wrong, 1 wrong with invented details.\n"
         "Question: What color is the cross?\n"
-        "Answer: green\n"
+        'Answer: "green"\n'
         'Reply in JSON: {"Judgement": "[[?]]"} where ? is 1 to 5.'
     )
 
 
 def test_pair_and_batch_prompts_letter_the_answers() -> None:
     pair = render_prompt("pair", "Q?", ["first answer", "second answer"])
-    assert "\n[A] first answer\n[B] second answer\n" in pair
+    assert '\n[A] "first answer"\n[B] "second answer"\n' in pair
     assert "A, B, or C for a tie" in pair
     batch = render_prompt("batch", "Q?", ["x", "y", "z", "w"])
-    assert "\n[A] x\n[B] y\n[C] z\n[D] w\n" in batch
+    assert '\n[A] "x"\n[B] "y"\n[C] "z"\n[D] "w"\n' in batch
     assert batch.endswith(
         '{"Judgement": "[[?]], [[?]], [[?]], [[?]]"} with one letter per ?, best first.'
     )
@@ -36,7 +36,7 @@ def test_pair_and_batch_prompts_letter_the_answers() -> None:
     [
         ("score", ["a\nmulti-line   answer"]),
         ("pair", ["Yes, at the top", "No"]),
-        ("batch", ["one", "two [B] tricky", "three"]),
+        ("batch", ["one", 'two [B] "tricky"\\', "three"]),
     ],
 )
 def test_read_prompt_inverts_render(mode: str, answers: list[str]) -> None:
@@ -52,7 +52,8 @@ def test_read_prompt_inverts_render(mode: str, answers: list[str]) -> None:
 def test_read_prompt_rejects_other_text() -> None:
     assert read_prompt("What color is the cross?") is None
     text = render_prompt("pair", "Q?", ["a", "b"])
-    assert read_prompt(text.replace("[B] b", "[C] b")) is None
+    assert read_prompt(text.replace('[B] "b"', '[C] "b"')) is None
+    assert read_prompt(text.replace('[B] "b"', "[B] b")) is None  # answers are JSON strings
     assert read_prompt(text.replace("Question: ", "Q: ")) is None
 
 
@@ -132,3 +133,25 @@ def test_answer_first_score_template() -> None:
     # the judge's own answer never counts as a second verdict
     assert parse_score(reply) == 2
     assert parse_score(verdict_json("[[5]]", "3")) == 5
+
+
+def test_proposal_and_own_answer_share_tokens() -> None:
+    """Quoted, a proposed answer is the same token run as the judge's own answer in an
+    answer-first verdict; bare, its first word would carry the space before it."""
+    from mllmkit.data.tokenizer import train_tokenizer
+
+    texts = ['Answer: "top left"', '{"Answer": "top left"}', "Answer: top left"] * 50
+    tok = train_tokenizer(texts, vocab_size=300)
+    prompt = render_prompt("score", "Where is it?", ["top left"], answer_first=True)
+    line = next(x for x in prompt.split("\n") if x.startswith("Answer: "))
+    shown = tok.encode(line, add_special_tokens=False)
+    own = tok.encode(verdict_json("[[5]]", "top left"), add_special_tokens=False)
+    value = tok.encode('"top left"', add_special_tokens=False)[1:-1]
+    assert value, "the answer's own tokens"
+
+    def contains(seq: list[int], sub: list[int]) -> bool:
+        return any(seq[i : i + len(sub)] == sub for i in range(len(seq) - len(sub) + 1))
+
+    assert contains(shown, value) and contains(own, value)
+    bare = tok.encode("Answer: top left", add_special_tokens=False)
+    assert not contains(bare, value)

@@ -5,6 +5,13 @@ whose ``Judgement`` field holds ``[[4]]``, ``[[A]]``/``[[B]]``/``[[C]]`` or
 ``[[B]], [[A]], [[C]]`` — short on purpose: the native model has a small context and
 every generated token costs time on a CPU.
 
+Every answer is shown as a JSON string (``Answer: "green"``, ``[A] "green"``): written
+that way, a proposed answer is made of the same tokens as the judge's own answer in an
+answer-first verdict (``{"Answer": "green", ...}``). Unquoted, ``Answer: green`` ends in
+the byte-level token for " green" (with its space) while the verdict's value starts with
+"green": a small judge would then have to learn that two unrelated embeddings mean the
+same word before it could tell whether a proposal equals its own answer.
+
 The same text is used to build judge-tuning data and to ask judges at evaluation time,
 so a fine-tuned judge sees exactly the prompt it was trained on. Answers are shown on one
 line each (runs of whitespace, newlines included, become one space), which keeps the
@@ -59,8 +66,22 @@ def _batch_reply(n: int) -> str:
     return BATCH_REPLY.format(markers=", ".join(["[[?]]"] * n))
 
 
+def quote(answer: str) -> str:
+    """An answer as the prompts show it: one line, as a JSON string (``"green"``)."""
+    return json.dumps(one_line(answer), ensure_ascii=False)
+
+
+def unquote(text: str) -> str | None:
+    """Invert `quote`; None when `text` is not one JSON string."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, str) else None
+
+
 def _answer_lines(answers: list[str] | tuple[str, ...]) -> list[str]:
-    return [f"[{LETTERS[i]}] {one_line(a)}" for i, a in enumerate(answers)]
+    return [f"[{LETTERS[i]}] {quote(a)}" for i, a in enumerate(answers)]
 
 
 def render_prompt(
@@ -83,7 +104,7 @@ def render_prompt(
     lines = [HEADERS[mode], QUESTION_PREFIX + str(question).strip()]
     if mode == "score":
         reply = SCORE_REPLY_ANSWER_FIRST if answer_first else SCORE_REPLY
-        lines += [ANSWER_PREFIX + one_line(answers[0]), reply]
+        lines += [ANSWER_PREFIX + quote(answers[0]), reply]
     elif mode == "pair":
         lines += [*_answer_lines(answers), PAIR_REPLY]
     else:
@@ -123,17 +144,13 @@ def read_prompt(text: str) -> PromptParts | None:
         return None
     mode, n = found
     block = lines[-1 - n : -1]
-    if mode == "score":
-        if not block[0].startswith(ANSWER_PREFIX):
+    prefixes = [ANSWER_PREFIX] if mode == "score" else [f"[{LETTERS[i]}] " for i in range(n)]
+    answers = []
+    for prefix, line in zip(prefixes, block, strict=True):
+        answer = unquote(line[len(prefix) :]) if line.startswith(prefix) else None
+        if answer is None:
             return None
-        answers = [block[0][len(ANSWER_PREFIX) :]]
-    else:
-        answers = []
-        for i, line in enumerate(block):
-            marker = f"[{LETTERS[i]}] "
-            if not line.startswith(marker):
-                return None
-            answers.append(line[len(marker) :])
+        answers.append(answer)
     question_lines = lines[1 : -1 - n]
     if not question_lines or not question_lines[0].startswith(QUESTION_PREFIX):
         return None
@@ -160,4 +177,5 @@ def templates_fingerprint() -> str:
         SCORE_REPLY_ANSWER_FIRST,
         PAIR_REPLY,
         BATCH_REPLY,
+        quote("how answers are shown"),
     )
