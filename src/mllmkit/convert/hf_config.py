@@ -179,6 +179,12 @@ def hf_config_from_mllm(cfg: MLLMConfig, source: str = "config.json") -> Any:
             "lm.attention_sink",
             "Llama and Qwen2 attention have no sink key; export a model without one",
         )
+    if cfg.image_index_embedding:
+        raise _fail(
+            source,
+            "image_index_embedding",
+            "LLaVA has no per-image index embedding; export a model without one",
+        )
     if cfg.image_tags is not None:
         raise _fail(
             source,

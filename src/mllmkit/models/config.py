@@ -265,6 +265,13 @@ class MLLMConfig:
     # to `image_tag_weight` x the norm of that output (None: no tagger)
     image_tags: list[ImageTagGroup] | None = None
     image_tag_weight: float = 1.0
+    # one learned vector per image of a sample (its first, second, ... image), added to
+    # every token of that image as a direction rescaled to `image_index_weight` x the
+    # token's norm (0: none). Why: with several images in one sequence, the LM can only
+    # tell which image a token came from by its RoPE distance, which a small model does
+    # not learn to read (multi-image questions at chance, configs/demo.yaml)
+    image_index_embedding: int = 0
+    image_index_weight: float = 0.5
     image_token_id: int = field(kw_only=True)
     pad_token_id: int = field(kw_only=True)
     eos_token_id: int = field(kw_only=True)
@@ -295,6 +302,17 @@ class MLLMConfig:
             f"true'; got {self.image_position_init_std!r}",
         )
         self._check_tags(w)
+        _require(
+            isinstance(self.image_index_embedding, int) and self.image_index_embedding >= 0,
+            w,
+            f"'image_index_embedding' must be an image count >= 0, "
+            f"got {self.image_index_embedding!r}",
+        )
+        _require(
+            self.image_index_weight > 0,
+            w,
+            f"'image_index_weight' must be > 0, got {self.image_index_weight}",
+        )
         cls = CONNECTORS[self.connector]
         _require(
             self.connector_hidden is None or self.connector_hidden > 0,

@@ -43,6 +43,9 @@ class Connector(nn.Module):
         super().__init__()
         self.position_embedding: nn.Parameter | None
         self.register_parameter("position_embedding", None)
+        self.image_index_embedding: nn.Parameter | None
+        self.register_parameter("image_index_embedding", None)
+        self.image_index_weight = 0.0
 
     @classmethod
     def num_output_tokens(cls, n_in: int) -> int:
@@ -60,6 +63,36 @@ class Connector(nn.Module):
         """Learn one vector per output token slot (`position_embedding`, [num_tokens, dim]),
         added to every image's tokens by `project`."""
         self.position_embedding = nn.Parameter(torch.zeros(num_tokens, dim))
+
+    def add_image_index_embedding(self, num_images: int, dim: int, weight: float) -> None:
+        """Learn one vector per image of a sample (`image_index_embedding`, [num_images,
+        dim]); `mark_images` adds it to every token of that image."""
+        self.image_index_embedding = nn.Parameter(torch.zeros(num_images, dim))
+        self.image_index_weight = weight
+
+    def mark_images(self, tokens: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """Image tokens [N, T, D] plus, per image, its slot's vector (`index` [N]: each
+        image's place in its sample, 0-based), as a direction rescaled per token to
+        `image_index_weight` x the token's norm.
+
+        Why rescaled: the connector's output has a norm set by the tower (tens per channel
+        for a tower trained from scratch) while a learned vector starts near the init std;
+        Adam moves it ~lr per step, so at a fixed scale it stays invisible (the same
+        reason the image tags are rescaled, `mllmkit.models.tags`). The scale factor is
+        not differentiated: it only sets units; the direction is what is learned."""
+        table = self.image_index_embedding
+        if table is None:
+            return tokens
+        n = table.shape[0]
+        if index.numel() and int(index.max()) >= n:
+            raise ValueError(
+                f"a sample holds {int(index.max()) + 1} images but the model has an image "
+                f"index embedding for at most {n} per sample (model config "
+                "'image_index_embedding')"
+            )
+        direction = table[index] / table[index].norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        scale = tokens.norm(dim=-1, keepdim=True).detach() * self.image_index_weight
+        return tokens + direction[:, None, :].to(tokens.dtype) * scale
 
     def project(self, features: torch.Tensor) -> torch.Tensor:
         """`forward`, plus the position embedding when there is one."""

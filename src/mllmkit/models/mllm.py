@@ -66,6 +66,10 @@ class MLLM(nn.Module):
             self.multi_modal_projector.add_position_embedding(
                 config.image_tokens_per_image, config.lm.hidden_size
             )
+        if config.image_index_embedding:
+            self.multi_modal_projector.add_image_index_embedding(
+                config.image_index_embedding, config.lm.hidden_size, config.image_index_weight
+            )
         self.image_tagger: ImageTagger | None = None
         if config.image_tags:
             self.image_tagger = ImageTagger(
@@ -110,6 +114,9 @@ class MLLM(nn.Module):
             position.normal_(0.0, std if pos_std is None else pos_std, generator=gen)
         if self.image_tagger is not None:
             self.image_tagger.head.weight.zero_()
+        index = self.multi_modal_projector.image_index_embedding
+        if index is not None:  # drawn last: every other weight is as without it
+            index.normal_(0.0, 1.0, generator=gen)
 
     def encode_images(
         self, pixel_values: torch.Tensor | None, image_features: torch.Tensor | None = None
@@ -184,16 +191,18 @@ class MLLM(nn.Module):
             )
         if n_img == 0:
             return embeds, None
+        mark = self.multi_modal_projector.mark_images
+        index = image_index_in_sample(is_image, per)
         hook = getattr(reduction, "after_connector", None)
         if hook is None:
-            features = self.encode_images(pixel_values, image_features).to(embeds.dtype)
-            return embeds.masked_scatter(is_image[..., None], features), None
+            features = mark(self.encode_images(pixel_values, image_features), index)
+            return embeds.masked_scatter(is_image[..., None], features.to(embeds.dtype)), None
         want_cls = bool(getattr(reduction, "needs_class_attention", False))
         vis, cls_attn = self.vision_tower.features_and_class_attention(
             pixel_values,  # type: ignore[arg-type]
             want_cls,
         )
-        features = self.project_features(vis)
+        features = mark(self.project_features(vis), index)
         chosen = hook(
             features=features,
             class_attention=cls_attn,
@@ -320,6 +329,15 @@ class MLLM(nn.Module):
         n = int(targets.numel())
         total = F.cross_entropy(logits.float(), targets, reduction="sum")
         return total / max(n, 1), n
+
+
+def image_index_in_sample(is_image: torch.Tensor, per: int) -> torch.Tensor:
+    """Each image's place in its own sample (0, 1, ...), in the order images are given
+    (sample by sample): from the image-token positions [B, L] of the batch."""
+    counts = is_image.sum(dim=1) // per
+    starts = torch.cumsum(counts, dim=0) - counts
+    index = torch.arange(int(counts.sum()), device=is_image.device)
+    return index - torch.repeat_interleave(starts, counts)
 
 
 def _sequence_keep(
