@@ -267,9 +267,9 @@ class MLLMConfig:
     image_tag_weight: float = 1.0
     # one learned vector per image of a sample (its first, second, ... image), added to
     # every token of that image as a direction rescaled to `image_index_weight` x the
-    # token's norm (0: none). Why: with several images in one sequence, the LM can only
-    # tell which image a token came from by its RoPE distance, which a small model does
-    # not learn to read (multi-image questions at chance, configs/demo.yaml)
+    # token's norm (0: none). Why: with several images in one sequence, the LM can
+    # otherwise tell which image a token came from only by its RoPE distance (tried on
+    # the demo's multi-image questions, which stay near chance either way: demo.yaml)
     image_index_embedding: int = 0
     image_index_weight: float = 0.5
     image_token_id: int = field(kw_only=True)
