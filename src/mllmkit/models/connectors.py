@@ -90,7 +90,8 @@ class Connector(nn.Module):
                 f"index embedding for at most {n} per sample (model config "
                 "'image_index_embedding')"
             )
-        direction = table[index] / table[index].norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        vectors = table[index]
+        direction = vectors / vectors.norm(dim=-1, keepdim=True).clamp_min(1e-12)
         scale = tokens.norm(dim=-1, keepdim=True).detach() * self.image_index_weight
         return tokens + direction[:, None, :].to(tokens.dtype) * scale
 

@@ -191,18 +191,23 @@ class MLLM(nn.Module):
             )
         if n_img == 0:
             return embeds, None
-        mark = self.multi_modal_projector.mark_images
-        index = image_index_in_sample(is_image, per)
+
+        def mark(tokens: torch.Tensor) -> torch.Tensor:
+            if self.multi_modal_projector.image_index_embedding is None:
+                return tokens  # no per-image vectors: nothing to compute per batch
+            index = image_index_in_sample(is_image, per)
+            return self.multi_modal_projector.mark_images(tokens, index)
+
         hook = getattr(reduction, "after_connector", None)
         if hook is None:
-            features = mark(self.encode_images(pixel_values, image_features), index)
+            features = mark(self.encode_images(pixel_values, image_features))
             return embeds.masked_scatter(is_image[..., None], features.to(embeds.dtype)), None
         want_cls = bool(getattr(reduction, "needs_class_attention", False))
         vis, cls_attn = self.vision_tower.features_and_class_attention(
             pixel_values,  # type: ignore[arg-type]
             want_cls,
         )
-        features = mark(self.project_features(vis), index)
+        features = mark(self.project_features(vis))
         chosen = hook(
             features=features,
             class_attention=cls_attn,
