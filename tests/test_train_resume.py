@@ -116,3 +116,40 @@ def test_kill_and_resume_is_exact(world: Path, tmp_path: Path, frozen_vision: bo
     assert wa.keys() == wb.keys()
     for k in wa:
         torch.testing.assert_close(wa[k], wb[k], atol=1e-6, rtol=0)
+
+
+def test_a_stage_appended_to_a_finished_run_continues_it_exactly(
+    world: Path, tmp_path: Path
+) -> None:
+    """Appending a stage to a finished run's config and rerunning it into the same folder
+    continues from the last checkpoint; it ends with the losses and weights of the longer
+    config run from scratch, so a recipe can grow by a stage without retraining."""
+    import yaml
+
+    from mllmkit.train.config import TrainConfig
+    from mllmkit.train.trainer import train
+
+    straight = tmp_path / "straight"
+    full = TrainConfig.from_yaml(write_config(tmp_path / "a.yaml", world, straight, steps=(2, 2)))
+    train(full, progress=False)
+
+    grown = tmp_path / "grown"
+    path = write_config(tmp_path / "b.yaml", world, grown, steps=(2, 2))
+    two_stages = yaml.safe_load(path.read_text())
+    # the straight run's tokenizer: one trained on the first stage's data alone would differ
+    two_stages["tokenizer"] = {"path": str(straight / "model")}
+    first_only = {**two_stages, "stages": two_stages["stages"][:1]}
+    path.write_text(yaml.safe_dump(first_only))
+    train(TrainConfig.from_yaml(path), progress=False)
+    assert sorted(_losses(grown)) == [1, 2]
+    path.write_text(yaml.safe_dump(two_stages))
+    train(TrainConfig.from_yaml(path), progress=False)
+
+    a, b = _losses(straight), _losses(grown)
+    assert sorted(a) == sorted(b) == [1, 2, 3, 4]
+    for step in a:
+        assert a[step] == pytest.approx(b[step], abs=1e-6), step
+    wa, wb = _weights(straight / "model"), _weights(grown / "model")
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], atol=1e-6, rtol=0)
