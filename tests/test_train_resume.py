@@ -26,6 +26,18 @@ def _weights(model_dir: Path) -> dict[str, torch.Tensor]:
     return load_file(str(model_dir / "model.safetensors"))
 
 
+def _assert_same_run(a_dir: Path, b_dir: Path, steps: list[int]) -> None:
+    """Two runs logged the same losses at `steps` and ended with the same weights."""
+    a, b = _losses(a_dir), _losses(b_dir)
+    assert sorted(a) == sorted(b) == steps
+    for step in a:
+        assert a[step] == pytest.approx(b[step], abs=1e-6), step
+    wa, wb = _weights(a_dir / "model"), _weights(b_dir / "model")
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], atol=1e-6, rtol=0)
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_world(tmp_path_factory.mktemp("resume"))
@@ -108,14 +120,7 @@ def test_kill_and_resume_is_exact(world: Path, tmp_path: Path, frozen_vision: bo
     assert not (resumed / "model").exists(), "the run finished before it could be killed"
     subprocess.run([*cmd, str(cfg_b)], check=True, env=env, capture_output=True)
 
-    a, b = _losses(straight), _losses(resumed)
-    assert sorted(a) == sorted(b) == list(range(1, 9))
-    for step in a:
-        assert a[step] == pytest.approx(b[step], abs=1e-6), step
-    wa, wb = _weights(straight / "model"), _weights(resumed / "model")
-    assert wa.keys() == wb.keys()
-    for k in wa:
-        torch.testing.assert_close(wa[k], wb[k], atol=1e-6, rtol=0)
+    _assert_same_run(straight, resumed, list(range(1, 9)))
 
 
 def test_a_stage_appended_to_a_finished_run_continues_it_exactly(
@@ -145,11 +150,4 @@ def test_a_stage_appended_to_a_finished_run_continues_it_exactly(
     path.write_text(yaml.safe_dump(two_stages))
     train(TrainConfig.from_yaml(path), progress=False)
 
-    a, b = _losses(straight), _losses(grown)
-    assert sorted(a) == sorted(b) == [1, 2, 3, 4]
-    for step in a:
-        assert a[step] == pytest.approx(b[step], abs=1e-6), step
-    wa, wb = _weights(straight / "model"), _weights(grown / "model")
-    assert wa.keys() == wb.keys()
-    for k in wa:
-        torch.testing.assert_close(wa[k], wb[k], atol=1e-6, rtol=0)
+    _assert_same_run(straight, grown, [1, 2, 3, 4])
