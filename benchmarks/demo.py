@@ -4,6 +4,7 @@ Writes `benchmarks/results/demo.json` with the wall time, the accuracy per abili
 held-out world, and the chance and majority-class baselines measured on the same questions.
 
     python benchmarks/demo.py --out runs/bench-demo
+    python benchmarks/demo.py --config demo_long --name demo_long --out runs/demo_long
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ def main() -> None:
     ap.add_argument("--out", default="runs/bench-demo")
     ap.add_argument("--train-scenes", type=int, default=DemoConfig.train_scenes)
     ap.add_argument("--test-scenes", type=int, default=DemoConfig.test_scenes)
-    ap.add_argument("--config", default=None)
+    ap.add_argument("--config", default=None,
+                    help="training YAML or packaged recipe name (default: demo)")
+    ap.add_argument("--name", default="demo",
+                    help="results file: benchmarks/results/NAME.json and NAME.md")
     ap.add_argument("--keep", action="store_true", help="reuse an existing output folder")
     args = ap.parse_args()
     out = Path(args.out)
@@ -57,9 +61,10 @@ def main() -> None:
                  f"(float32 matmul {peak_before:.0f} GFLOP/s before the run, "
                  f"{peak_after:.0f} after).")
     write_result(
-        "demo",
+        args.name,
         {"wall_s": res.wall_s, "accuracy": res.accuracy, "majority": res.majority,
          "chance": res.chance, "n": res.n, "seconds": res.seconds,
+         "config": args.config or "demo",
          "matmul_gflops_before": peak_before, "matmul_gflops_after": peak_after},
         "\n".join(lines),
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from train_fixtures import write_config
 
 
@@ -43,3 +45,45 @@ def test_demo_seeds_the_world_and_the_model_separately(tmp_path: Path) -> None:
     assert Path(tcfg.data_root) == tmp_path / "demo" / "world"
     override = DemoConfig(out=str(tmp_path / "demo"), model_seed=yaml_seed + 5)
     assert training_config(override).seed == yaml_seed + 5
+
+
+def test_a_packaged_recipe_is_found_by_its_exact_name(tmp_path: Path) -> None:
+    from mllmkit.demo import DemoConfig, config_path, default_config_path, training_config
+
+    assert config_path(None) == default_config_path()
+    assert config_path("demo") == default_config_path()
+    long = training_config(DemoConfig(out=str(tmp_path / "d"), config="demo_long"))
+    assert [s.name for s in long.stages][-1] == "instruct_more"
+    own = tmp_path / "mine.yaml"
+    own.write_text(default_config_path().read_text())
+    assert config_path(str(own)) == own  # a file is used as given
+    with pytest.raises(FileNotFoundError, match=r"packaged: .*demo_long"):
+        config_path("demo_lon")  # no prefix or substring matching
+
+
+def test_the_long_recipe_is_the_default_plus_one_stage() -> None:
+    """`demo_long` must continue a finished default run: every stage before its last, the
+    model and the seed are the default's."""
+    from mllmkit.demo import config_path
+    from mllmkit.train.config import TrainConfig
+
+    short = TrainConfig.from_yaml(config_path("demo"))
+    long = TrainConfig.from_yaml(config_path("demo_long"))
+    assert long.stages[:-1] == short.stages
+    assert (long.model, long.seed, long.processor, long.tokenizer) == (
+        short.model, short.seed, short.processor, short.tokenizer,
+    )
+    extra = long.stages[-1]
+    assert extra.steps > 0 and extra.data == short.stages[-1].data
+
+
+def test_mllm_demo_refuses_an_unknown_recipe_before_doing_anything(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from mllmkit.cli import app
+
+    out = tmp_path / "demo"
+    res = CliRunner().invoke(app, ["demo", "--out", str(out), "--config", "no_such_recipe"])
+    assert res.exit_code == 2
+    assert "no_such_recipe" in res.output and "demo_long" in res.output
+    assert not out.exists()  # no world generated for a run that cannot train

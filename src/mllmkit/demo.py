@@ -33,7 +33,7 @@ class DemoConfig:
     test_scenes: int = 500
     seed: int = 0  # the world's
     model_seed: int | None = None  # None: the training config's own `seed`
-    config: str | None = None  # training YAML; default: the packaged configs/demo.yaml
+    config: str | None = None  # YAML path or packaged recipe name (`config_path`); None: demo
     eval_batch_size: int = 64
     eval_limit: int | None = None
     workers: int = 2
@@ -57,6 +57,34 @@ def default_config_path() -> Path:
     return Path(str(resources.files("mllmkit") / "configs" / "demo.yaml"))
 
 
+def packaged_configs() -> dict[str, Path]:
+    """The training configs shipped with mllmkit, by name (`demo`, `demo_long`, ...)."""
+    root = resources.files("mllmkit") / "configs"
+    return {
+        p.name.removesuffix(".yaml"): Path(str(p))
+        for p in root.iterdir()
+        if p.name.endswith(".yaml")
+    }
+
+
+def config_path(config: str | None) -> Path:
+    """The training YAML a demo runs: `None` is the default recipe, an existing file is used
+    as given, and otherwise the exact name of a packaged config (`demo_long`), so the
+    recipes work from an installed package where the repository's `configs/` is absent."""
+    if config is None:
+        return default_config_path()
+    path = Path(config)
+    if path.is_file():
+        return path
+    packaged = packaged_configs()
+    if config in packaged:
+        return packaged[config]
+    raise FileNotFoundError(
+        f"training config {config!r}: no such file, and not a packaged config "
+        f"(packaged: {', '.join(sorted(packaged))})"
+    )
+
+
 def training_config(cfg: DemoConfig) -> TrainConfig:
     """The training config the demo runs: its YAML with the run's folders, and the model
     seed only where `model_seed` asks (the world's seed is separate, so one world can serve
@@ -64,8 +92,9 @@ def training_config(cfg: DemoConfig) -> TrainConfig:
     from mllmkit.train.config import TrainConfig
 
     out = Path(cfg.out)
-    config_path = Path(cfg.config) if cfg.config else default_config_path()
-    tcfg = TrainConfig.from_yaml(config_path, out=str(out / "train"), data_root=str(out / "world"))
+    tcfg = TrainConfig.from_yaml(
+        config_path(cfg.config), out=str(out / "train"), data_root=str(out / "world")
+    )
     if cfg.model_seed is not None:
         tcfg.seed = cfg.model_seed
     return tcfg
@@ -152,7 +181,7 @@ def run_demo(cfg: DemoConfig, *, progress: bool | None = None, log: Any = print)
     seconds: dict[str, float] = {}
     out = Path(cfg.out)
     world = out / "world"
-    config_path = Path(cfg.config) if cfg.config else default_config_path()
+    yaml_path = config_path(cfg.config)
     tcfg = training_config(cfg)
     image_size = _model_image_size(tcfg)
     if _world_matches(world, cfg, image_size):
@@ -169,7 +198,7 @@ def run_demo(cfg: DemoConfig, *, progress: bool | None = None, log: Any = print)
     seconds["world"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    log(f"[2/3] training ({config_path.name}): stages {[s.name for s in tcfg.stages]}")
+    log(f"[2/3] training ({yaml_path.name}): stages {[s.name for s in tcfg.stages]}")
     result = train(tcfg, resume=True, progress=progress)
     seconds["train"] = time.perf_counter() - t1
 
