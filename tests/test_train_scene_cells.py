@@ -235,3 +235,51 @@ def _tokenizer(world: Path) -> Any:
     texts = [json.loads(x)["conversations"][1]["value"]
              for x in (world / "train" / "align.jsonl").read_text().splitlines()]
     return train_tokenizer(texts * 5, vocab_size=300)
+
+
+def test_row_and_column_targets_follow_each_tokens_cell() -> None:
+    """A 6x6 tower has 2x2 tokens per world cell; token (r, c) lies in cell (r//2, c//2)."""
+    from mllmkit.train.scene_cells import token_targets
+
+    labels = torch.arange(9 * 4).reshape(1, 9, 4)
+    t = token_targets(labels, grid=6)
+    for r in range(6):
+        for c in range(6):
+            i = 6 * r + c
+            assert t["row"][0, i] == r // 2 and t["column"][0, i] == c // 2
+            assert t["cell"][0, i] == 3 * (r // 2) + c // 2
+            assert t["kind"][0, i] == labels[0, 3 * (r // 2) + c // 2, 0] == t["kinds"][0, i]
+
+
+def test_the_scene_words_vocabulary_adds_groups_the_objective_trains(world: Path) -> None:
+    from mllmkit.models import MLLM
+    from mllmkit.train.build import model_config
+    from mllmkit.train.scene_cells import (
+        EXTRA_TAG_WORDS,
+        KNOWN_TAG_WORDS,
+        cells_loss_sum,
+        make_cell_head,
+    )
+
+    tok = _tokenizer(world)
+    cfg = model_config({**MODEL, "image_tags": "scene_words"}, vocab_size=len(tok),
+                       image_token_id=0, pad_token_id=1, eos_token_id=2, tokenizer=tok)
+    assert cfg.image_tags is not None
+    names = ["kind", "color", "size", "cell", "kinds", "row", "column"]
+    assert [g.name for g in cfg.image_tags] == names
+    for group in cfg.image_tags:
+        assert tuple(group.words) == KNOWN_TAG_WORDS[group.name]
+        for word, ids in zip(group.words, group.token_ids, strict=True):
+            assert tok.decode(ids) == (" " + word if word else "")
+    model = MLLM(cfg, seed=0)
+    ds = SceneCellsDataset([world / "train" / "scenes.jsonl"], processor=None)  # type: ignore[arg-type]
+    head = make_cell_head(model, ds, seed=0)
+    with torch.no_grad():
+        head.proj.weight.zero_()
+    labels = ds.labels[0].expand(2, -1, -1)
+    batch = {"pixel_values": torch.randn(2, 3, 24, 24), "cell_labels": labels}
+    total, _ = cells_loss_sum(model, head, batch)
+    sizes = [len(KINDS), len(COLOR_LABELS), len(SIZE_LABELS), ds.num_texts, len(CELLS),
+             *(len(w) for w in EXTRA_TAG_WORDS.values())]
+    want = sum(math.log(n) for n in sizes) / len(sizes)
+    assert total.item() / ds.loss_units([0, 1]) == pytest.approx(want, rel=1e-5)

@@ -185,6 +185,12 @@ def hf_config_from_mllm(cfg: MLLMConfig, source: str = "config.json") -> Any:
             "image_index_embedding",
             "LLaVA has no per-image index embedding; export a model without one",
         )
+    if cfg.image_index_words is not None:
+        raise _fail(
+            source,
+            "image_index_words",
+            "LLaVA does not mark which image a token came from; export a model without it",
+        )
     if cfg.image_tags is not None:
         raise _fail(
             source,

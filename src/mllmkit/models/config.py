@@ -272,6 +272,12 @@ class MLLMConfig:
     # the demo's multi-image questions, which stay near chance either way: demo.yaml)
     image_index_embedding: int = 0
     image_index_weight: float = 0.5
+    # the same per-image vector, taken from the LM's own embedding table instead of learned
+    # apart: image i's tokens get the (mean) embedding of `words[i]` (e.g. "first",
+    # "second", the words a multi-image question is answered with), so a lookup of an
+    # object also reads which image it is in, as the image tags make it read the object's
+    # colour or cell. Exclusive with `image_index_embedding`
+    image_index_words: ImageTagGroup | None = None
     image_token_id: int = field(kw_only=True)
     pad_token_id: int = field(kw_only=True)
     eos_token_id: int = field(kw_only=True)
@@ -313,6 +319,21 @@ class MLLMConfig:
             w,
             f"'image_index_weight' must be > 0, got {self.image_index_weight}",
         )
+        words = self.image_index_words
+        if words is not None:
+            _require(
+                not self.image_index_embedding,
+                w,
+                "'image_index_words' and 'image_index_embedding' are two ways to mark an "
+                "image's place in its sample; set one",
+            )
+            _require(
+                all(words.token_ids),
+                w,
+                f"'image_index_words': every image needs a word, got {words.words}",
+            )
+            bad = [i for ids in words.token_ids for i in ids if not 0 <= i < self.lm.vocab_size]
+            _require(not bad, w, f"'image_index_words': token ids {bad} are not in the vocab")
         cls = CONNECTORS[self.connector]
         _require(
             self.connector_hidden is None or self.connector_hidden > 0,
@@ -379,4 +400,9 @@ class MLLMConfig:
             if not isinstance(tags, list):
                 raise ConfigError("model config: 'image_tags' must be a list of groups or null")
             data["image_tags"] = [ImageTagGroup.from_dict(g) for g in tags]
+        words = data.get("image_index_words")
+        if words is not None:
+            if not isinstance(words, dict):
+                raise ConfigError("model config: 'image_index_words' must be a group or null")
+            data["image_index_words"] = ImageTagGroup.from_dict(words)
         return _from_dict(cls, data, "model config")

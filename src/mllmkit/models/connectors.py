@@ -70,29 +70,38 @@ class Connector(nn.Module):
         self.image_index_embedding = nn.Parameter(torch.zeros(num_images, dim))
         self.image_index_weight = weight
 
-    def mark_images(self, tokens: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    def mark_images(
+        self,
+        tokens: torch.Tensor,
+        index: torch.Tensor,
+        table: torch.Tensor | None = None,
+        weight: float | None = None,
+    ) -> torch.Tensor:
         """Image tokens [N, T, D] plus, per image, its slot's vector (`index` [N]: each
         image's place in its sample, 0-based), as a direction rescaled per token to
-        `image_index_weight` x the token's norm.
+        `weight` (default `image_index_weight`) x the token's norm. The vectors are `table`
+        [slots, D] when given (word embeddings: `MLLMConfig.image_index_words`), else the
+        learned `image_index_embedding`.
 
         Why rescaled: the connector's output has a norm set by the tower (tens per channel
         for a tower trained from scratch) while a learned vector starts near the init std;
         Adam moves it ~lr per step, so at a fixed scale it stays invisible (the same
         reason the image tags are rescaled, `mllmkit.models.tags`). The scale factor is
         not differentiated: it only sets units; the direction is what is learned."""
-        table = self.image_index_embedding
+        source = "image_index_words" if table is not None else "image_index_embedding"
+        table = self.image_index_embedding if table is None else table
         if table is None:
             return tokens
         n = table.shape[0]
         if index.numel() and int(index.max()) >= n:
             raise ValueError(
-                f"a sample holds {int(index.max()) + 1} images but the model has an image "
-                f"index embedding for at most {n} per sample (model config "
-                "'image_index_embedding')"
+                f"a sample holds {int(index.max()) + 1} images but the model marks at most "
+                f"{n} per sample (model config '{source}')"
             )
         vectors = table[index]
         direction = vectors / vectors.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-        scale = tokens.norm(dim=-1, keepdim=True).detach() * self.image_index_weight
+        weight = self.image_index_weight if weight is None else weight
+        scale = tokens.norm(dim=-1, keepdim=True).detach() * weight
         return tokens + direction[:, None, :].to(tokens.dtype) * scale
 
     def project(self, features: torch.Tensor) -> torch.Tensor:

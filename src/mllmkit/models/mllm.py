@@ -118,6 +118,16 @@ class MLLM(nn.Module):
         if index is not None:  # drawn last: every other weight is as without it
             index.normal_(0.0, 1.0, generator=gen)
 
+    def image_index_words(self) -> torch.Tensor | None:
+        """[images, D]: per image slot, the mean embedding of its word's tokens
+        (`config.image_index_words`), or None. Read from the embedding table at every call,
+        so the marks follow the words as training moves them."""
+        group = self.config.image_index_words
+        if group is None:
+            return None
+        table = self.language_model.embed_tokens.weight
+        return torch.stack([table[ids].mean(dim=0) for ids in group.token_ids])
+
     def encode_images(
         self, pixel_values: torch.Tensor | None, image_features: torch.Tensor | None = None
     ) -> torch.Tensor:
@@ -193,10 +203,13 @@ class MLLM(nn.Module):
             return embeds, None
 
         def mark(tokens: torch.Tensor) -> torch.Tensor:
-            if self.multi_modal_projector.image_index_embedding is None:
+            table = self.image_index_words()
+            if table is None and self.multi_modal_projector.image_index_embedding is None:
                 return tokens  # no per-image vectors: nothing to compute per batch
             index = image_index_in_sample(is_image, per)
-            return self.multi_modal_projector.mark_images(tokens, index)
+            return self.multi_modal_projector.mark_images(
+                tokens, index, table, self.config.image_index_weight
+            )
 
         hook = getattr(reduction, "after_connector", None)
         if hook is None:

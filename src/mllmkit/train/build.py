@@ -11,15 +11,18 @@ from mllmkit.data.llava import read_conversations
 from mllmkit.data.processor import Processor
 from mllmkit.data.template import TEMPLATES
 from mllmkit.data.tokenizer import load_tokenizer, train_tokenizer
-from mllmkit.models.config import LMConfig, MLLMConfig, VisionConfig
+from mllmkit.models.config import ImageTagGroup, LMConfig, MLLMConfig, VisionConfig
 from mllmkit.models.io import load_model
 from mllmkit.models.mllm import MLLM
 from mllmkit.train.config import TrainConfig
-from mllmkit.train.scene_cells import tag_groups
+from mllmkit.train.scene_cells import scene_word_tag_groups, tag_groups
 
 # `model.image_tags` in a train config names a tag vocabulary; the model config stores its
 # groups with token ids from the run's tokenizer
-TAG_VOCABULARIES = {"scene_cells": tag_groups}
+TAG_VOCABULARIES = {
+    "scene_cells": tag_groups,
+    "scene_words": scene_word_tag_groups,
+}
 
 DEFAULT_MEAN = (0.5, 0.5, 0.5)
 DEFAULT_STD = (0.5, 0.5, 0.5)
@@ -61,6 +64,22 @@ def model_config(
         if tokenizer is None:
             raise ValueError("model 'image_tags' needs the tokenizer to find its words")
         m["image_tags"] = TAG_VOCABULARIES[tags](tokenizer)
+    index_words = m.pop("image_index_words", None)
+    if index_words is not None:
+        if not isinstance(index_words, list) or not all(
+            isinstance(x, str) and x.strip() for x in index_words
+        ):
+            raise ValueError(
+                f"model 'image_index_words' must be a list of words (one per image slot, "
+                f"e.g. [first, second]), got {index_words!r}"
+            )
+        if tokenizer is None:
+            raise ValueError("model 'image_index_words' needs the tokenizer to find its words")
+        m["image_index_words"] = ImageTagGroup(
+            name="image",
+            words=list(index_words),
+            token_ids=[tokenizer.encode(" " + w, add_special_tokens=False) for w in index_words],
+        )
     return MLLMConfig(
         vision=VisionConfig.from_dict(m.pop("vision", {})),
         lm=LMConfig.from_dict({**m.pop("lm", {}), "vocab_size": vocab_size}),

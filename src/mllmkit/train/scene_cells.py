@@ -33,7 +33,7 @@ from mllmkit.data.errors import DataError
 from mllmkit.data.processor import Processor
 from mllmkit.models.config import ImageTagGroup
 from mllmkit.train.dataset import EncodeReport, PixelCache
-from mllmkit.world.vocab import CELLS, COLORS, SHAPES, SIZES
+from mllmkit.world.vocab import CELLS, COLORS, SHAPES, SIZES, plural
 
 GRID = 3  # the world's cells per side
 KINDS = ("empty", "sign", *SHAPES)
@@ -50,6 +50,17 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
     "size": ("", *SIZES),
     "cell": CELLS,
 }
+# Extra groups of the `scene_words` vocabulary. The world's questions name what they count
+# in the plural ("How many crosses are there?"), and " crosses" is a token of its own whose
+# embedding has nothing in common with " cross": `kinds` tags each object with its plural
+# too. The cell phrase tags a corner token with the mean of two words ("top left"), half the
+# weight a middle-row token's column word has: `row` and `column` tag each on its own.
+EXTRA_TAG_WORDS: dict[str, tuple[str, ...]] = {
+    "kinds": ("", "", *(plural(s) for s in SHAPES)),
+    "row": ("top", "", "bottom"),
+    "column": ("left", "", "right"),
+}
+KNOWN_TAG_WORDS = {**TAG_WORDS, **EXTRA_TAG_WORDS}
 FIELDS = (("cell", CELLS), ("shape", SHAPES), ("color", COLORS), ("size", SIZES))
 
 
@@ -153,14 +164,23 @@ class SceneCellsDataset:
         return len(indices) * len(CELLS) * GROUPS
 
 
-def tag_groups(tokenizer: Any) -> list[ImageTagGroup]:
-    """The image tagger's groups for `TAG_WORDS`, with the token ids `tokenizer` gives each
-    word as it appears inside a sentence (after a space: "the red circle")."""
+def tag_groups(
+    tokenizer: Any, vocabulary: dict[str, tuple[str, ...]] | None = None
+) -> list[ImageTagGroup]:
+    """The image tagger's groups for `vocabulary` (default `TAG_WORDS`), with the token ids
+    `tokenizer` gives each word as it appears inside a sentence (after a space: "the red
+    circle")."""
     groups = []
-    for name, words in TAG_WORDS.items():
+    for name, words in (TAG_WORDS if vocabulary is None else vocabulary).items():
         ids = [tokenizer.encode(" " + w, add_special_tokens=False) if w else [] for w in words]
         groups.append(ImageTagGroup(name=name, words=list(words), token_ids=ids))
     return groups
+
+
+def scene_word_tag_groups(tokenizer: Any) -> list[ImageTagGroup]:
+    """`TAG_WORDS` plus `EXTRA_TAG_WORDS`: the plural of each kind, and the row and the
+    column of each token's cell."""
+    return tag_groups(tokenizer, KNOWN_TAG_WORDS)
 
 
 class CellHead(nn.Module):
@@ -183,13 +203,28 @@ def token_cells(grid: int) -> torch.Tensor:
     return torch.tensor([(r // k) * GRID + c // k for r in range(grid) for c in range(grid)])
 
 
+def token_targets(cell_labels: torch.Tensor, grid: int) -> dict[str, torch.Tensor]:
+    """Per patch token of a [grid x grid] tower, its class in every group: the scene's
+    labels of the cell it lies in ([N, 9, 4] -> kind, colour, size, text) and where that cell
+    is (cell, row, column); each [N, grid*grid]."""
+    cells = token_cells(grid)
+    labels = cell_labels[:, cells]  # [N, g*g, 4]
+    targets = {name: labels[..., k] for k, name in enumerate(LABEL_GROUPS)}
+    targets["cell"] = cells.expand(labels.shape[0], -1)
+    targets["row"] = targets["cell"] // GRID
+    targets["column"] = targets["cell"] % GRID
+    targets["kinds"] = targets["kind"]
+    return targets
+
+
 def _tagged_groups(model: nn.Module) -> list[str]:
-    """The groups `model`'s image tagger predicts, checked against `TAG_WORDS`."""
+    """The groups `model`'s image tagger predicts, checked against `KNOWN_TAG_WORDS`."""
     tags = model.config.image_tags or []
     for g in tags:
-        if tuple(g.words) != TAG_WORDS.get(g.name):
+        if tuple(g.words) != KNOWN_TAG_WORDS.get(g.name):
             raise ValueError(
-                f"objective 'scene_cells' trains the image tagger's groups as {TAG_WORDS}; "
+                f"objective 'scene_cells' trains the image tagger's groups as "
+                f"{KNOWN_TAG_WORDS}; "
                 f"the model's group {g.name!r} has classes {g.words}"
             )
     return [g.name for g in tags]
@@ -228,10 +263,7 @@ def cells_loss_sum(model: nn.Module, head: nn.Module, batch: dict) -> tuple[torc
         features = features[:, 1:]
     grid = model.config.vision.grid_size
     cell_labels = batch["cell_labels"]
-    cells = token_cells(grid)
-    labels = cell_labels[:, cells]  # [N, g*g, 4]
-    targets = {name: labels[..., k] for k, name in enumerate(LABEL_GROUPS)}
-    targets["cell"] = cells.expand(labels.shape[0], -1)
+    targets = token_targets(cell_labels, grid)
     logits = dict(head(features)) if head is not None else {}
     if model.image_tagger is not None:
         logits.update(model.image_tagger.logits(features))
