@@ -220,3 +220,21 @@ def test_fastv_keeps_the_most_attended_image_tokens(model: MLLM) -> None:
     top = img[probs[img].argsort(descending=True)[:8]]
     text = (ids[0] != IMG).nonzero().flatten()
     assert rec.kept[1] == {int(p) for p in torch.cat([text, top])}
+
+
+def test_keep_everything_is_exact_when_images_are_marked_by_word() -> None:
+    """The reduction path (after the connector hook) marks each image as the plain path does."""
+    import dataclasses
+
+    from mllmkit.models.config import ImageTagGroup
+
+    words = ImageTagGroup(name="image", words=["first", "second"], token_ids=[[11], [12]])
+    cfg = dataclasses.replace(tiny_config(lm={"num_layers": 3}), image_index_words=words)
+    marked = MLLM(cfg, seed=0, init_std=0.3).eval()
+    ids, mask = left_pad([make_row(marked, 1, 3, 4), make_row(marked, 2, 1, 6, images=2)])
+    pix = pixels(3)
+    with torch.no_grad():
+        full = marked(ids, pix, mask).logits
+        for spec in ("fastv:k=2,r=0", "pool:keep=1", "random:keep=1"):
+            kept = marked(ids, pix, mask, reduction=parse_reduction(spec)).logits
+            assert torch.equal(full, kept), spec
