@@ -180,15 +180,15 @@ def test_with_a_tagger_the_objective_trains_it_and_the_lm_stages_keep_it(
     assert [g["name"] for g in config["image_tags"]] == ["kind", "color", "size", "cell"]
 
 
-def test_loss_per_unit_is_the_mean_over_all_groups_with_a_tagger(world: Path) -> None:
-    """Zero heads give uniform predictions: the loss per unit is then the mean of
-    log(classes) over the five groups (kind, colour, size, text, cell)."""
+def _uniform_loss_per_unit(world: Path, vocabulary: str) -> tuple[float, int]:
+    """The `scene_cells` loss per unit of a model tagged with `vocabulary` whose heads are
+    zero (uniform predictions), and the number of text classes of the world's signs."""
     from mllmkit.models import MLLM
     from mllmkit.train.build import model_config
     from mllmkit.train.scene_cells import cells_loss_sum, make_cell_head
 
     tok = _tokenizer(world)
-    cfg = model_config({**MODEL, "image_tags": "scene_cells"}, vocab_size=len(tok),
+    cfg = model_config({**MODEL, "image_tags": vocabulary}, vocab_size=len(tok),
                        image_token_id=0, pad_token_id=1, eos_token_id=2, tokenizer=tok)
     model = MLLM(cfg, seed=0)
     ds = SceneCellsDataset([world / "train" / "scenes.jsonl"], processor=None)  # type: ignore[arg-type]
@@ -198,9 +198,16 @@ def test_loss_per_unit_is_the_mean_over_all_groups_with_a_tagger(world: Path) ->
     labels = ds.labels[0].expand(3, -1, -1)
     batch = {"pixel_values": torch.randn(3, 3, 24, 24), "cell_labels": labels}
     total, _ = cells_loss_sum(model, head, batch)
-    sizes = [len(KINDS), len(COLOR_LABELS), len(SIZE_LABELS), ds.num_texts, len(CELLS)]
+    return total.item() / ds.loss_units([0, 1, 2]), ds.num_texts
+
+
+def test_loss_per_unit_is_the_mean_over_all_groups_with_a_tagger(world: Path) -> None:
+    """Zero heads give uniform predictions: the loss per unit is then the mean of
+    log(classes) over the five groups (kind, colour, size, text, cell)."""
+    loss, texts = _uniform_loss_per_unit(world, "scene_cells")
+    sizes = [len(KINDS), len(COLOR_LABELS), len(SIZE_LABELS), texts, len(CELLS)]
     want = sum(math.log(n) for n in sizes) / len(sizes)
-    assert total.item() / ds.loss_units([0, 1, 2]) == pytest.approx(want, rel=1e-5)
+    assert loss == pytest.approx(want, rel=1e-5)
 
 
 def test_tag_groups_name_the_words_and_a_foreign_tagger_is_refused(world: Path) -> None:
@@ -252,14 +259,8 @@ def test_row_and_column_targets_follow_each_tokens_cell() -> None:
 
 
 def test_the_scene_words_vocabulary_adds_groups_the_objective_trains(world: Path) -> None:
-    from mllmkit.models import MLLM
     from mllmkit.train.build import model_config
-    from mllmkit.train.scene_cells import (
-        EXTRA_TAG_WORDS,
-        KNOWN_TAG_WORDS,
-        cells_loss_sum,
-        make_cell_head,
-    )
+    from mllmkit.train.scene_cells import EXTRA_TAG_WORDS, KNOWN_TAG_WORDS
 
     tok = _tokenizer(world)
     cfg = model_config({**MODEL, "image_tags": "scene_words"}, vocab_size=len(tok),
@@ -271,15 +272,8 @@ def test_the_scene_words_vocabulary_adds_groups_the_objective_trains(world: Path
         assert tuple(group.words) == KNOWN_TAG_WORDS[group.name]
         for word, ids in zip(group.words, group.token_ids, strict=True):
             assert tok.decode(ids) == (" " + word if word else "")
-    model = MLLM(cfg, seed=0)
-    ds = SceneCellsDataset([world / "train" / "scenes.jsonl"], processor=None)  # type: ignore[arg-type]
-    head = make_cell_head(model, ds, seed=0)
-    with torch.no_grad():
-        head.proj.weight.zero_()
-    labels = ds.labels[0].expand(2, -1, -1)
-    batch = {"pixel_values": torch.randn(2, 3, 24, 24), "cell_labels": labels}
-    total, _ = cells_loss_sum(model, head, batch)
-    sizes = [len(KINDS), len(COLOR_LABELS), len(SIZE_LABELS), ds.num_texts, len(CELLS),
+    loss, texts = _uniform_loss_per_unit(world, "scene_words")
+    sizes = [len(KINDS), len(COLOR_LABELS), len(SIZE_LABELS), texts, len(CELLS),
              *(len(w) for w in EXTRA_TAG_WORDS.values())]
     want = sum(math.log(n) for n in sizes) / len(sizes)
-    assert total.item() / ds.loss_units([0, 1]) == pytest.approx(want, rel=1e-5)
+    assert loss == pytest.approx(want, rel=1e-5)

@@ -45,7 +45,6 @@ class Connector(nn.Module):
         self.register_parameter("position_embedding", None)
         self.image_index_embedding: nn.Parameter | None
         self.register_parameter("image_index_embedding", None)
-        self.image_index_weight = 0.0
 
     @classmethod
     def num_output_tokens(cls, n_in: int) -> int:
@@ -64,43 +63,34 @@ class Connector(nn.Module):
         added to every image's tokens by `project`."""
         self.position_embedding = nn.Parameter(torch.zeros(num_tokens, dim))
 
-    def add_image_index_embedding(self, num_images: int, dim: int, weight: float) -> None:
+    def add_image_index_embedding(self, num_images: int, dim: int) -> None:
         """Learn one vector per image of a sample (`image_index_embedding`, [num_images,
         dim]); `mark_images` adds it to every token of that image."""
         self.image_index_embedding = nn.Parameter(torch.zeros(num_images, dim))
-        self.image_index_weight = weight
 
+    @staticmethod
     def mark_images(
-        self,
-        tokens: torch.Tensor,
-        index: torch.Tensor,
-        table: torch.Tensor | None = None,
-        weight: float | None = None,
+        tokens: torch.Tensor, index: torch.Tensor, table: torch.Tensor, weight: float, setting: str
     ) -> torch.Tensor:
-        """Image tokens [N, T, D] plus, per image, its slot's vector (`index` [N]: each
-        image's place in its sample, 0-based), as a direction rescaled per token to
-        `weight` (default `image_index_weight`) x the token's norm. The vectors are `table`
-        [slots, D] when given (word embeddings: `MLLMConfig.image_index_words`), else the
-        learned `image_index_embedding`.
+        """Image tokens [N, T, D] plus, per image, its slot's vector `table[index]` (`index`
+        [N]: each image's place in its sample, 0-based), as a direction rescaled per token to
+        `weight` x the token's norm. `table` is the learned `image_index_embedding` or the
+        word embeddings of `MLLMConfig.image_index_words`; `setting` names which, for the
+        error when a sample holds more images than `table` has slots.
 
         Why rescaled: the connector's output has a norm set by the tower (tens per channel
         for a tower trained from scratch) while a learned vector starts near the init std;
         Adam moves it ~lr per step, so at a fixed scale it stays invisible (the same
         reason the image tags are rescaled, `mllmkit.models.tags`). The scale factor is
         not differentiated: it only sets units; the direction is what is learned."""
-        source = "image_index_words" if table is not None else "image_index_embedding"
-        table = self.image_index_embedding if table is None else table
-        if table is None:
-            return tokens
         n = table.shape[0]
         if index.numel() and int(index.max()) >= n:
             raise ValueError(
                 f"a sample holds {int(index.max()) + 1} images but the model marks at most "
-                f"{n} per sample (model config '{source}')"
+                f"{n} per sample (model config '{setting}')"
             )
         vectors = table[index]
         direction = vectors / vectors.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-        weight = self.image_index_weight if weight is None else weight
         scale = tokens.norm(dim=-1, keepdim=True).detach() * weight
         return tokens + direction[:, None, :].to(tokens.dtype) * scale
 

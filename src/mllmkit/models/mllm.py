@@ -68,7 +68,7 @@ class MLLM(nn.Module):
             )
         if config.image_index_embedding:
             self.multi_modal_projector.add_image_index_embedding(
-                config.image_index_embedding, config.lm.hidden_size, config.image_index_weight
+                config.image_index_embedding, config.lm.hidden_size
             )
         self.image_tagger: ImageTagger | None = None
         if config.image_tags:
@@ -203,12 +203,15 @@ class MLLM(nn.Module):
             return embeds, None
 
         def mark(tokens: torch.Tensor) -> torch.Tensor:
-            table = self.image_index_words()
-            if table is None and self.multi_modal_projector.image_index_embedding is None:
+            table, setting = self.image_index_words(), "image_index_words"
+            if table is None:
+                table = self.multi_modal_projector.image_index_embedding
+                setting = "image_index_embedding"
+            if table is None:
                 return tokens  # no per-image vectors: nothing to compute per batch
             index = image_index_in_sample(is_image, per)
             return self.multi_modal_projector.mark_images(
-                tokens, index, table, self.config.image_index_weight
+                tokens, index, table, self.config.image_index_weight, setting
             )
 
         hook = getattr(reduction, "after_connector", None)

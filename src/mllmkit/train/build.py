@@ -11,7 +11,7 @@ from mllmkit.data.llava import read_conversations
 from mllmkit.data.processor import Processor
 from mllmkit.data.template import TEMPLATES
 from mllmkit.data.tokenizer import load_tokenizer, train_tokenizer
-from mllmkit.models.config import ImageTagGroup, LMConfig, MLLMConfig, VisionConfig
+from mllmkit.models.config import LMConfig, MLLMConfig, VisionConfig
 from mllmkit.models.io import load_model
 from mllmkit.models.mllm import MLLM
 from mllmkit.train.config import TrainConfig
@@ -75,11 +75,7 @@ def model_config(
             )
         if tokenizer is None:
             raise ValueError("model 'image_index_words' needs the tokenizer to find its words")
-        m["image_index_words"] = ImageTagGroup(
-            name="image",
-            words=list(index_words),
-            token_ids=[tokenizer.encode(" " + w, add_special_tokens=False) for w in index_words],
-        )
+        m["image_index_words"] = tag_groups(tokenizer, {"image": tuple(index_words)})[0]
     return MLLMConfig(
         vision=VisionConfig.from_dict(m.pop("vision", {})),
         lm=LMConfig.from_dict({**m.pop("lm", {}), "vocab_size": vocab_size}),
