@@ -87,3 +87,21 @@ def test_mllm_demo_refuses_an_unknown_recipe_before_doing_anything(tmp_path: Pat
     assert res.exit_code == 2
     assert "no_such_recipe" in res.output and "demo_long" in res.output
     assert not out.exists()  # no world generated for a run that cannot train
+
+
+def test_demo_reuses_a_world_only_when_every_knob_matches(tmp_path: Path) -> None:
+    from mllmkit.demo import DemoConfig, _world_matches
+    from mllmkit.world.config import WorldConfig
+    from mllmkit.world.generate import generate_world
+
+    world = tmp_path / "world"
+    written = WorldConfig(image_size=32)
+    generate_world(world, 6, 4, 0, config=written, workers=1, progress=False)
+    cfg = DemoConfig(train_scenes=6, test_scenes=4, seed=0)
+    assert _world_matches(world, cfg, WorldConfig(image_size=32))
+    assert not _world_matches(world, cfg, WorldConfig(image_size=64))
+    assert not _world_matches(world, cfg, WorldConfig(image_size=32, max_objects=3))
+    assert not _world_matches(world, cfg, WorldConfig(image_size=32,
+                                                      train_multi_image_fraction=1.0))
+    assert not _world_matches(world, DemoConfig(train_scenes=6, test_scenes=4, seed=1), written)
+    assert not _world_matches(tmp_path / "nowhere", cfg, written)

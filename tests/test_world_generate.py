@@ -261,3 +261,36 @@ def test_preview_png(world: Path, tmp_path: Path) -> None:
     assert width >= 4 * 192 and 2 * 192 < height < 2000
     with pytest.raises(FileNotFoundError, match=r"scenes\.jsonl"):
         make_preview(tmp_path, tmp_path / "x.png")
+
+
+def test_train_multi_image_fraction_adds_training_pairs_only(tmp_path: Path) -> None:
+    """More two-image training conversations; the test benchmark and every single-image
+    training row stay byte for byte what the default world writes."""
+    generate_world(tmp_path / "a", 60, 40, seed=4, workers=1, progress=False)
+    generate_world(
+        tmp_path / "b", 60, 40, seed=4, workers=1, progress=False,
+        config=WorldConfig(train_multi_image_fraction=1.0),
+    )
+    a, b = tmp_path / "a", tmp_path / "b"
+    for name in ("questions.jsonl", "world_short.tsv", "world_mcq.tsv", "pope_random.tsv"):
+        assert (a / "test" / name).read_bytes() == (b / "test" / name).read_bytes(), name
+    rows_a = _jsonl(a / "train" / "instruct.jsonl")
+    rows_b = _jsonl(b / "train" / "instruct.jsonl")
+    pairs_a = [r for r in rows_a if isinstance(r["image"], list)]
+    pairs_b = [r for r in rows_b if isinstance(r["image"], list)]
+    assert [r for r in rows_a if isinstance(r["image"], str)] == [
+        r for r in rows_b if isinstance(r["image"], str)
+    ]
+    assert len(pairs_b) == 60  # every training scene gets a partner
+    assert 0 < len(pairs_a) < 30
+    # a scene paired at the default share keeps its partner
+    partners_b = {r["id"] for r in pairs_b}
+    assert {r["id"] for r in pairs_a} <= partners_b
+    info = json.loads((b / "world.json").read_text())
+    assert info["config"]["train_multi_image_fraction"] == 1.0
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5])
+def test_train_multi_image_fraction_is_a_probability(value: float) -> None:
+    with pytest.raises(ValueError, match="train_multi_image_fraction"):
+        WorldConfig(train_multi_image_fraction=value)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mllmkit.train.config import TrainConfig
+    from mllmkit.world.config import WorldConfig
 
 ABILITIES = (
     "existence", "count", "color", "shape", "size", "spatial", "position", "text", "multi_image",
@@ -100,16 +101,24 @@ def training_config(cfg: DemoConfig) -> TrainConfig:
     return tcfg
 
 
-def _world_matches(world: Path, cfg: DemoConfig, image_size: int) -> bool:
+def _world_matches(world: Path, cfg: DemoConfig, expected: WorldConfig) -> bool:
+    """Whether ``world`` was written with these scene counts, seed and every world knob
+    (a world from other settings is regenerated, never silently reused)."""
+    from mllmkit.world.config import WorldConfig
+
     meta = world / "world.json"
     if not meta.is_file():
         return False
     info = json.loads(meta.read_text())
+    try:
+        written = WorldConfig.from_dict(info.get("config", {}))
+    except (TypeError, ValueError):
+        return False
     return (
         info.get("seed") == cfg.seed
         and info.get("n_train") == cfg.train_scenes
         and info.get("n_test") == cfg.test_scenes
-        and info.get("config", {}).get("image_size") == image_size
+        and written == expected
     )
 
 
@@ -175,6 +184,7 @@ def run_demo(cfg: DemoConfig, *, progress: bool | None = None, log: Any = print)
     """Generate the world, train the default model, evaluate it per ability."""
     from mllmkit.eval.runner import evaluate
     from mllmkit.train.trainer import train
+    from mllmkit.world.config import WorldConfig
     from mllmkit.world.generate import generate_world
 
     t0 = time.perf_counter()
@@ -184,7 +194,8 @@ def run_demo(cfg: DemoConfig, *, progress: bool | None = None, log: Any = print)
     yaml_path = config_path(cfg.config)
     tcfg = training_config(cfg)
     image_size = _model_image_size(tcfg)
-    if _world_matches(world, cfg, image_size):
+    world_cfg = WorldConfig(image_size=image_size)
+    if _world_matches(world, cfg, world_cfg):
         log(f"[1/3] world: reusing {world}")
     else:
         log(
@@ -192,7 +203,7 @@ def run_demo(cfg: DemoConfig, *, progress: bool | None = None, log: Any = print)
             f"at {image_size}px"
         )
         generate_world(
-            world, cfg.train_scenes, cfg.test_scenes, cfg.seed, image_size=image_size,
+            world, cfg.train_scenes, cfg.test_scenes, cfg.seed, config=world_cfg,
             workers=cfg.workers, progress=bool(progress),
         )
     seconds["world"] = time.perf_counter() - t0

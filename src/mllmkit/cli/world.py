@@ -30,6 +30,14 @@ def generate(
         typer.Option("--abilities", help="Comma-separated abilities to generate (default: all)."),
     ] = None,
     max_objects: Annotated[int, typer.Option("--max-objects", help="Objects per scene, 1..N.")] = 6,
+    train_multi_image_fraction: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(
+            "--train-multi-image-fraction",
+            help="Share of training scenes that also get a two-image conversation "
+            "(default: the test split's 0.25; the test split is unchanged either way).",
+        ),
+    ] = None,
     high_res: Annotated[
         bool, typer.Option("--high-res", help="Large images with small objects (zoom/crop work).")
     ] = False,
@@ -45,7 +53,13 @@ def generate(
     names = [a.strip() for a in abilities.split(",") if a.strip()] if abilities else None
     try:
         base = WorldConfig.high_res() if high_res else WorldConfig()
-        config = WorldConfig.from_dict({**base.to_dict(), "max_objects": max_objects})
+        config = WorldConfig.from_dict(
+            {
+                **base.to_dict(),
+                "max_objects": max_objects,
+                "train_multi_image_fraction": train_multi_image_fraction,
+            }
+        )
         summary = generate_world(
             out,
             train,

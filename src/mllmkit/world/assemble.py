@@ -66,7 +66,7 @@ def partner(seed: int, split: str, index: int, n: int, cfg: WorldConfig) -> int 
     if n < 2:
         return None
     rng = stream_rng(seed, split, index, "pairing")
-    if rng.random() >= cfg.multi_image_fraction:
+    if rng.random() >= cfg.multi_image_share(split):
         return None
     return (index + 1 + int(rng.integers(n - 1))) % n
 

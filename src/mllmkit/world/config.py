@@ -39,6 +39,10 @@ class WorldConfig:
     questions_per_ability: int = 1
     turns: int = 6
     multi_image_fraction: float = 0.25
+    # The training split's share, when it should differ (None: `multi_image_fraction`).
+    # Raising it adds training conversations without touching the test benchmark: the
+    # pairing draw of every scene is the same, so the test split stays as it was.
+    train_multi_image_fraction: float | None = None
     multi_image_turns: int = 2
     format_weights: tuple[float, float, float] = (0.5, 0.25, 0.25)
 
@@ -62,8 +66,11 @@ class WorldConfig:
                 + (" plus one for the sign" if self.sign_prob > 0 else "")
                 + ")",
             )
-        for name in ("sign_prob", "theme_prob", "multi_image_fraction"):
+        for name in ("sign_prob", "theme_prob", "multi_image_fraction",
+                     "train_multi_image_fraction"):
             value = getattr(self, name)
+            if value is None:
+                continue
             if not 0.0 <= value <= 1.0:
                 bad(name, f"must be a probability in [0, 1], got {value}")
         if not self.sign_words and len(set(self.sign_alphabet)) < 4:
@@ -89,6 +96,12 @@ class WorldConfig:
         values: dict[str, Any] = {"image_size": 384, "object_scale": 0.25, "supersample": 2}
         values.update(overrides)
         return cls(**values)
+
+    def multi_image_share(self, split: str) -> float:
+        """The probability that a scene of ``split`` gets a two-image conversation."""
+        if split == "train" and self.train_multi_image_fraction is not None:
+            return self.train_multi_image_fraction
+        return self.multi_image_fraction
 
     @property
     def sign_texts(self) -> tuple[str, ...]:
