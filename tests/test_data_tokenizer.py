@@ -99,3 +99,32 @@ def test_load_foreign_tokenizer_and_add_special_tokens(tmp_path: Path) -> None:
     assert ids == [1, extended.convert_tokens_to_ids("<image>"), 2]
     assert extended.pad_token == "<pad>"
     assert len(extended) == 3 + len(SPECIAL_TOKENS)
+
+
+def test_splits_force_a_boundary_inside_listed_words(tmp_path: Path) -> None:
+    plain = train_tokenizer(TEXTS, vocab_size=340)
+    split = train_tokenizer(
+        TEXTS, vocab_size=340, splits=["square|s", "circle|s"], out_dir=tmp_path
+    )
+
+    def ids(tok: PreTrainedTokenizerFast, text: str) -> list[int]:
+        return tok(text, add_special_tokens=False)["input_ids"]
+
+    # without the split, BPE makes the frequent plural a token unrelated to the singular
+    assert ids(plain, " squares")[:1] != ids(plain, " square")[:1]
+    for word in ("square", "circle"):
+        assert ids(split, f" {word}s") == ids(split, f" {word}") + ids(split, "s")
+    text = "How many squares? circlesx Squares acircles triangles."
+    assert split.decode(ids(split, text)) == text  # still an exact round trip
+    # only inside the exact listed words: a longer word or another case is not cut there
+    pieces = [p for p, _ in split.backend_tokenizer.pre_tokenizer.pre_tokenize_str(text)]
+    assert pieces.count("s") == 1 and pieces.count("Ġcirclesx") == 1
+    assert {"ĠSquares", "Ġacircles", "Ġtriangles"} <= set(pieces)
+    # the boundary is part of the saved tokenizer, so Hugging Face tooling agrees
+    assert ids(load_tokenizer(tmp_path), text) == ids(split, text)
+
+
+@pytest.mark.parametrize("bad", ["crosses", "cross|", "|es", "cross|e|s", "cr oss|es", 3])
+def test_malformed_split_is_rejected(bad: object) -> None:
+    with pytest.raises(ValueError, match=r"stem\|suffix"):
+        train_tokenizer(TEXTS, vocab_size=340, splits=[bad])  # type: ignore[list-item]

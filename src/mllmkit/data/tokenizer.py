@@ -8,10 +8,11 @@ the processor needs to map assistant text to tokens.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from mllmkit.data.errors import DataError
@@ -37,8 +38,16 @@ def train_tokenizer(
     out_dir: str | Path | None = None,
     *,
     min_frequency: int = 2,
+    splits: Sequence[str] = (),
 ) -> PreTrainedTokenizerFast:
     """Train a byte-level BPE tokenizer on `texts` (deterministic for the same texts).
+
+    `splits` lists words with a forced token boundary, written `stem|suffix` (e.g.
+    `cross|es`): wherever the whole word occurs, the stem and the suffix are tokenized
+    apart, so "crosses" starts with the same token as "cross" instead of being a token
+    unrelated to it (BPE makes frequent plurals single tokens). Why: a small model must
+    otherwise learn from scratch that a question's plural names the same thing as the
+    singular its other questions (and the image tags) use. Exact, case-sensitive words.
 
     The vocabulary holds the special tokens (ids 0..6), all 256 bytes, then merges up to
     `vocab_size`. Special tokens are never split. No BOS/EOS is added by the tokenizer
@@ -52,7 +61,15 @@ def train_tokenizer(
             f"plus {len(specials)} special tokens"
         )
     backend = Tokenizer(models.BPE())
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    pattern = split_pattern(splits)
+    backend.pre_tokenizer = (
+        byte_level
+        if pattern is None
+        else pre_tokenizers.Sequence(
+            [pre_tokenizers.Split(Regex(pattern), behavior="isolated"), byte_level]
+        )
+    )
     backend.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -75,6 +92,24 @@ def train_tokenizer(
     if out_dir is not None:
         tokenizer.save_pretrained(str(out_dir))
     return tokenizer
+
+
+_SPLIT_RE = re.compile(r"[A-Za-z]+\|[A-Za-z]+")
+
+
+def split_pattern(splits: Sequence[str]) -> str | None:
+    """The regex matching each `stem|suffix` entry's suffix right after its stem, inside
+    that exact word (None for no entries). Raises ValueError on a malformed entry."""
+    parts = []
+    for i, entry in enumerate(splits):
+        if not isinstance(entry, str) or not _SPLIT_RE.fullmatch(entry):
+            raise ValueError(
+                f"tokenizer split #{i} {entry!r}: write it as stem|suffix (letters only, one "
+                f"'|'), e.g. 'cross|es'"
+            )
+        stem, suffix = entry.split("|")
+        parts.append(rf"(?<=\b{stem}){suffix}\b")
+    return "|".join(parts) if parts else None
 
 
 def load_tokenizer(

@@ -101,7 +101,12 @@ def build_processor(cfg: TrainConfig, out: Path, is_main: bool) -> Processor:
     elif (tok_dir / "tokenizer.json").exists():
         tokenizer = load_tokenizer(tok_dir)
     elif is_main:
-        tokenizer = train_tokenizer(corpus_texts(cfg), cfg.tokenizer.vocab_size, out_dir=tok_dir)
+        tokenizer = train_tokenizer(
+            corpus_texts(cfg),
+            cfg.tokenizer.vocab_size,
+            out_dir=tok_dir,
+            splits=cfg.tokenizer.splits,
+        )
     else:
         raise RuntimeError("tokenizer not ready: the main process must build it first")
     probe = model_config(

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from mllmkit.data.conversation import IMAGE_PLACEMENTS
+from mllmkit.data.tokenizer import split_pattern
 
 COMPONENTS = ("vision", "connector", "lm")
 OBJECTIVE_NAMES = ("lm", "scene_cells")  # registered in `objectives.OBJECTIVES`
@@ -114,6 +115,8 @@ class TokenizerConfig:
 
     path: str | None = None
     vocab_size: int = 768
+    # words with a forced token boundary, `stem|suffix` (see `train_tokenizer`)
+    splits: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -169,6 +172,13 @@ class TrainConfig:
             )
         tok = data.pop("tokenizer", {}) or {}
         _check_keys(TokenizerConfig, tok, f"{where}: tokenizer")
+        splits = tok.get("splits", [])
+        if not isinstance(splits, list):
+            raise ConfigError(f"{where}: tokenizer: 'splits' must be a list, got {splits!r}")
+        try:
+            split_pattern(splits)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: tokenizer: {exc}") from exc
         if "model" not in data and "init_from" not in data:
             raise ConfigError(f"{where}: give 'model' (a fresh model) or 'init_from' (a folder)")
         data.setdefault("model", {})
