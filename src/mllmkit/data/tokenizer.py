@@ -8,7 +8,6 @@ the processor needs to map assistant text to tokens.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_token
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from mllmkit.data.errors import DataError
+from mllmkit.data.token_splits import split_pattern
 
 SPECIAL_TOKENS: dict[str, str] = {
     "image": "<image>",
@@ -92,24 +92,6 @@ def train_tokenizer(
     if out_dir is not None:
         tokenizer.save_pretrained(str(out_dir))
     return tokenizer
-
-
-_SPLIT_RE = re.compile(r"[A-Za-z]+\|[A-Za-z]+")
-
-
-def split_pattern(splits: Sequence[str]) -> str | None:
-    """The regex matching each `stem|suffix` entry's suffix right after its stem, inside
-    that exact word (None for no entries). Raises ValueError on a malformed entry."""
-    parts = []
-    for i, entry in enumerate(splits):
-        if not isinstance(entry, str) or not _SPLIT_RE.fullmatch(entry):
-            raise ValueError(
-                f"tokenizer split #{i} {entry!r}: write it as stem|suffix (letters only, one "
-                f"'|'), e.g. 'cross|es'"
-            )
-        stem, suffix = entry.split("|")
-        parts.append(rf"(?<=\b{stem}){suffix}\b")
-    return "|".join(parts) if parts else None
 
 
 def load_tokenizer(

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from mllmkit.data.conversation import IMAGE_PLACEMENTS
-from mllmkit.data.tokenizer import split_pattern
+from mllmkit.data.token_splits import split_pattern
 
 COMPONENTS = ("vision", "connector", "lm")
 OBJECTIVE_NAMES = ("lm", "scene_cells")  # registered in `objectives.OBJECTIVES`
