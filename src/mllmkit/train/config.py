@@ -19,6 +19,7 @@ from mllmkit.data.token_splits import split_pattern
 
 COMPONENTS = ("vision", "connector", "lm")
 OBJECTIVE_NAMES = ("lm", "scene_cells")  # registered in `objectives.OBJECTIVES`
+SCHEDULE_NAMES = ("cosine", "wsd")  # registered in `schedule.SCHEDULES`
 # the `processor` section of a fresh run (`build.build_processor`)
 PROCESSOR_KEYS = ("template", "image_mean", "image_std", "image_placement")
 
@@ -58,6 +59,9 @@ class StageConfig:
     micro_batch_size: int | None = None
     warmup_ratio: float = 0.03
     min_lr_ratio: float = 0.0
+    # `cosine` or `wsd` (`schedule.SCHEDULES`); `decay_ratio` is WSD's share of decay steps
+    schedule: str = "cosine"
+    decay_ratio: float = 0.2
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
     max_grad_norm: float = 1.0
@@ -81,6 +85,12 @@ class StageConfig:
                 f"{where}: objective 'scene_cells' trains the vision tower only; "
                 f"set trainable: [vision] (got {self.trainable})"
             )
+        if self.schedule not in SCHEDULE_NAMES:
+            raise ConfigError(
+                f"{where}: unknown schedule {self.schedule!r}; use one of {SCHEDULE_NAMES}"
+            )
+        if not 0.0 < self.decay_ratio <= 1.0:
+            raise ConfigError(f"{where}: 'decay_ratio' must be in (0, 1] (got {self.decay_ratio})")
         if self.split_turns and self.objective != "lm":
             raise ConfigError(f"{where}: 'split_turns' applies to objective 'lm' only")
         if self.group_by_length and self.objective != "lm":

@@ -41,7 +41,7 @@ from mllmkit.train.feature_cache import VisionFeatureCache
 from mllmkit.train.objectives import OBJECTIVES
 from mllmkit.train.progress import MetricsLog, make_progress, plot_loss
 from mllmkit.train.sampler import EpochSampler
-from mllmkit.train.schedule import cosine_with_warmup
+from mllmkit.train.schedule import SCHEDULES
 
 
 @dataclass
@@ -181,8 +181,12 @@ def train(
                 _log(info, f"stage {stage.name}: images encoded in {time.perf_counter() - t0:.0f}s")
             t_last, tok_since = time.perf_counter(), 0
             while state.stage_step < stage.steps:
-                mult = cosine_with_warmup(
-                    state.stage_step, stage.steps, stage.warmup_ratio, stage.min_lr_ratio
+                mult = SCHEDULES[stage.schedule](
+                    state.stage_step,
+                    stage.steps,
+                    stage.warmup_ratio,
+                    stage.min_lr_ratio,
+                    stage.decay_ratio,
                 )
                 lr = _set_lr(opt, mult)
                 global_idx = sampler.indices(state.cursor, stage.batch_size)
