@@ -73,6 +73,19 @@ def _tokens(model: torch.nn.Module, batch: dict) -> int:
     return int(batch["pixel_values"].shape[0]) * model.config.vision.num_feature_tokens
 
 
+def _threads(configured: int | None, world_size: int) -> int:
+    """Intra-op threads per process: the config's `threads`, else `OMP_NUM_THREADS` when set
+    (so runs side by side can share the cores: two processes that each take every core
+    spin on each other's OpenMP barriers, ~5x slower than one after the other), else the
+    cores shared among this machine's processes."""
+    if configured:
+        return configured
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, (os.cpu_count() or 1) // world_size)
+
+
 def _set_lr(opt: torch.optim.Optimizer, mult: float) -> float:
     for g in opt.param_groups:
         g["lr"] = g["base_lr"] * mult
@@ -92,8 +105,7 @@ def train(
     time-boxed runs); a checkpoint is written there so the run can be continued.
     """
     info = init_distributed()
-    threads = cfg.threads or max(1, (os.cpu_count() or 1) // info.world_size)
-    torch.set_num_threads(threads)
+    torch.set_num_threads(_threads(cfg.threads, info.world_size))
     out = Path(cfg.out)
     ckpt_root = out / "checkpoints"
     if info.is_main:
