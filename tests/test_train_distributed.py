@@ -49,3 +49,47 @@ def test_two_processes_match_one(tmp_path: Path) -> None:
     wb = load_file(str(ddp / "model" / "model.safetensors"))
     for k in wa:
         torch.testing.assert_close(wa[k], wb[k], atol=1e-5, rtol=0)
+
+
+@pytest.mark.slow
+def test_spawned_processes_match_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`train_processes(cfg, 2)` (what `mllm demo --procs 2` runs) equals one process."""
+    from mllmkit.train.config import TrainConfig
+    from mllmkit.train.launch import train_processes
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # the budget: 1 thread per process
+    world = make_world(tmp_path)
+    single, spawned = tmp_path / "single", tmp_path / "spawned"
+    cfg1 = write_config(tmp_path / "one.yaml", world, single, steps=(2, 2), batch=4, micro=1,
+                        every=100)
+    cfg2 = write_config(tmp_path / "two.yaml", world, spawned, steps=(2, 2), batch=4, micro=1,
+                        every=100)
+    one = train_processes(TrainConfig.from_yaml(cfg1), 1, progress=False)
+    (spawned / "tokenizer").mkdir(parents=True)
+    for f in (single / "tokenizer").iterdir():
+        (spawned / "tokenizer" / f.name).write_bytes(f.read_bytes())
+    two = train_processes(TrainConfig.from_yaml(cfg2), 2, progress=False)
+    assert two.model_dir == spawned / "model"
+    assert two.final_loss == pytest.approx(one.final_loss, abs=1e-5)
+
+    def losses(out: Path) -> list[float]:
+        return [json.loads(x)["loss"] for x in (out / "metrics.jsonl").read_text().splitlines()]
+
+    assert losses(single) == pytest.approx(losses(spawned), abs=1e-5)
+    wa = load_file(str(single / "model" / "model.safetensors"))
+    wb = load_file(str(spawned / "model" / "model.safetensors"))
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], atol=1e-5, rtol=0)
+
+
+def test_spawn_rejects_an_indivisible_batch(tmp_path: Path) -> None:
+    from mllmkit.train.config import TrainConfig
+    from mllmkit.train.launch import train_processes
+
+    world = make_world(tmp_path)
+    cfg = write_config(tmp_path / "c.yaml", world, tmp_path / "o", steps=(1, 1), batch=3,
+                       micro=1, every=100)
+    with pytest.raises(ValueError, match="batch_size 3 is not divisible by 2 processes"):
+        train_processes(TrainConfig.from_yaml(cfg), 2)
+    with pytest.raises(ValueError, match="procs must be >= 1"):
+        train_processes(TrainConfig.from_yaml(cfg), 0)

@@ -38,6 +38,9 @@ class DemoConfig:
     eval_batch_size: int = 64
     eval_limit: int | None = None
     workers: int = 2
+    # data-parallel training processes (`train.launch`); None: 2 on a machine with 2 or more
+    # cores (the demo's steps run ~12% faster than in one process of two threads)
+    procs: int | None = None
 
 
 @dataclass
@@ -51,6 +54,17 @@ class DemoResult:
     n: dict[str, int]
     model_dir: str
     seconds: dict[str, float] = field(default_factory=dict)
+    procs: int = 1  # training processes
+
+
+def default_procs(tcfg: TrainConfig | None = None) -> int:
+    """Training processes when none are asked for: 2 where there are 2 or more cores and
+    every stage's batch splits in two (else 1, rather than failing on someone's config)."""
+    if (os.cpu_count() or 1) < 2:
+        return 1
+    if tcfg is not None and any(s.batch_size % 2 for s in tcfg.stages):
+        return 1
+    return 2
 
 
 def default_config_path() -> Path:
@@ -183,7 +197,7 @@ def format_table(result: DemoResult) -> str:
 def run_demo(cfg: DemoConfig, *, progress: bool | None = None, log: Any = print) -> DemoResult:
     """Generate the world, train the default model, evaluate it per ability."""
     from mllmkit.eval.runner import evaluate
-    from mllmkit.train.trainer import train
+    from mllmkit.train.launch import train_processes
     from mllmkit.world.config import WorldConfig
     from mllmkit.world.generate import generate_world
 
@@ -209,8 +223,12 @@ def run_demo(cfg: DemoConfig, *, progress: bool | None = None, log: Any = print)
     seconds["world"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    log(f"[2/3] training ({yaml_path.name}): stages {[s.name for s in tcfg.stages]}")
-    result = train(tcfg, resume=True, progress=progress)
+    procs = cfg.procs if cfg.procs is not None else default_procs(tcfg)
+    log(
+        f"[2/3] training ({yaml_path.name}): stages {[s.name for s in tcfg.stages]}, "
+        f"{procs} process{'es' if procs > 1 else ''}"
+    )
+    result = train_processes(tcfg, procs, resume=True, progress=progress)
     seconds["train"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
@@ -238,6 +256,7 @@ def run_demo(cfg: DemoConfig, *, progress: bool | None = None, log: Any = print)
         n={a: int(per_cat[a].get("n", n.get(a, 0))) for a in per_cat},
         model_dir=str(result.model_dir),
         seconds=seconds,
+        procs=procs,
     )
     summary = out / "demo_summary.json"
     tmp = summary.with_suffix(".tmp")

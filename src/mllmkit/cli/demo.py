@@ -19,6 +19,12 @@ def demo_command(
         "demo_long (a second instruct pass: higher accuracy, about twice the time).",
     ),
     eval_limit: int = typer.Option(None, help="Evaluate only the first N questions."),
+    procs: int = typer.Option(
+        None,
+        min=1,
+        help="Data-parallel training processes (default: 2 on a machine with 2 or more "
+        "cores; each gets an even share of OMP_NUM_THREADS or of the cores).",
+    ),
 ) -> None:
     """Generate the world, train the default model (vision → align → instruct), evaluate it.
 
@@ -33,7 +39,7 @@ def demo_command(
         raise typer.BadParameter(str(exc), param_hint="--config") from exc
     cfg = DemoConfig(
         out=out, train_scenes=train_scenes, test_scenes=test_scenes, seed=seed,
-        model_seed=model_seed, config=config, eval_limit=eval_limit,
+        model_seed=model_seed, config=config, eval_limit=eval_limit, procs=procs,
     )
     result = run_demo(cfg, log=lambda m: typer.echo(m, err=True))
     typer.echo("\nHeld-out world benchmark (short answers):\n")
