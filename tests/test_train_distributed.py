@@ -93,3 +93,18 @@ def test_spawn_rejects_an_indivisible_batch(tmp_path: Path) -> None:
         train_processes(TrainConfig.from_yaml(cfg), 2)
     with pytest.raises(ValueError, match="procs must be >= 1"):
         train_processes(TrainConfig.from_yaml(cfg), 0)
+
+
+def test_train_cli_names_procs_when_the_batch_does_not_split(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from mllmkit.cli import app
+
+    world = make_world(tmp_path)
+    cfg = write_config(tmp_path / "c.yaml", world, tmp_path / "o", steps=(1, 1), batch=3,
+                       micro=1, every=100)
+    res = CliRunner().invoke(app, ["train", str(cfg), "--procs", "2"])
+    assert res.exit_code == 2
+    flat = " ".join(res.output.replace("│", " ").split())  # the error box wraps lines
+    assert "--procs" in flat and "not divisible by 2 processes" in flat
+    assert not (tmp_path / "o").exists()  # refused before anything was written

@@ -22,6 +22,10 @@ from mllmkit.train.config import TrainConfig
 from mllmkit.train.trainer import TrainResult, train
 
 
+class ProcsError(ValueError):
+    """The number of processes does not fit the config (or is not a positive number)."""
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -65,13 +69,13 @@ def train_processes(
     """`train(cfg)` in `procs` data-parallel processes (gloo on loopback), each with an even
     share of the thread budget; 1 runs in this process. The result is rank 0's outputs."""
     if procs < 1:
-        raise ValueError(f"procs must be >= 1 (got {procs})")
+        raise ProcsError(f"procs must be >= 1 (got {procs})")
     kw: dict[str, Any] = {"resume": resume, "progress": progress, "stop_after": stop_after}
     if procs == 1:
         return train(cfg, **kw)
     for stage in cfg.stages:
         if stage.batch_size % procs:
-            raise ValueError(
+            raise ProcsError(
                 f"stage {stage.name}: batch_size {stage.batch_size} is not divisible by "
                 f"{procs} processes"
             )
