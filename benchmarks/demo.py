@@ -34,8 +34,8 @@ def main() -> None:
     ap.add_argument("--name", default="demo",
                     help="results file: benchmarks/results/NAME.json and NAME.md")
     ap.add_argument("--keep", action="store_true", help="reuse an existing output folder")
-    ap.add_argument("--procs", type=int, default=None,
-                    help="training processes (default: the demo's, 2 on 2+ cores)")
+    ap.add_argument("--procs", type=int, default=DemoConfig.procs,
+                    help="data-parallel training processes (default: 1)")
     args = ap.parse_args()
     out = Path(args.out)
     if out.exists() and not args.keep:
