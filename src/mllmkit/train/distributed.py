@@ -27,6 +27,12 @@ class DistInfo:
         return self.rank == 0
 
 
+def env_threads() -> int | None:
+    """`OMP_NUM_THREADS` as a positive int, or None when unset or not one."""
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(env) if env.isdigit() and int(env) > 0 else None
+
+
 def init_distributed() -> DistInfo:
     """Join the process group if `torchrun` set the environment; else run alone."""
     world = int(os.environ.get("WORLD_SIZE", "1"))

@@ -10,6 +10,7 @@ same thing launched from the shell.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import socket
@@ -19,6 +20,7 @@ from typing import Any
 import torch.multiprocessing as mp
 
 from mllmkit.train.config import TrainConfig
+from mllmkit.train.distributed import env_threads
 from mllmkit.train.trainer import TrainResult, train
 
 
@@ -34,10 +36,7 @@ def _free_port() -> int:
 
 def thread_budget() -> int:
     """Threads the whole run may use: `OMP_NUM_THREADS` when set, else the machine's cores."""
-    env = os.environ.get("OMP_NUM_THREADS", "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    return os.cpu_count() or 1
+    return env_threads() or os.cpu_count() or 1
 
 
 def _worker(
@@ -92,8 +91,6 @@ def train_processes(
 
 
 def _last_loss(path: Path) -> float:
-    import json
-
     loss = math.nan
     if path.exists():
         for line in path.read_text().splitlines():

@@ -33,6 +33,7 @@ from mllmkit.train.distributed import (
     DistInfo,
     all_reduce_sum,
     barrier,
+    env_threads,
     init_distributed,
     shutdown,
     sync_gradients,
@@ -78,12 +79,7 @@ def _threads(configured: int | None, world_size: int) -> int:
     (so runs side by side can share the cores: two processes that each take every core
     spin on each other's OpenMP barriers, ~5x slower than one after the other), else the
     cores shared among this machine's processes."""
-    if configured:
-        return configured
-    env = os.environ.get("OMP_NUM_THREADS", "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    return max(1, (os.cpu_count() or 1) // world_size)
+    return configured or env_threads() or max(1, (os.cpu_count() or 1) // world_size)
 
 
 def _set_lr(opt: torch.optim.Optimizer, mult: float) -> float:
