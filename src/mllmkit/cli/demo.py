@@ -23,7 +23,7 @@ def demo_command(
         1,
         min=1,
         help="Data-parallel training processes, each with an even share of OMP_NUM_THREADS "
-        "or of the cores (2 on 2 cores: faster steps, but another run than the recorded one).",
+        "or of the cores (another run than the recorded one; see the README).",
     ),
 ) -> None:
     """Generate the world, train the default model (vision → align → instruct), evaluate it.
