@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -71,6 +72,9 @@ def test_spawned_processes_match_one(tmp_path: Path, monkeypatch: pytest.MonkeyP
     two = train_processes(TrainConfig.from_yaml(cfg2), 2, progress=False)
     assert two.model_dir == spawned / "model"
     assert two.final_loss == pytest.approx(one.final_loss, abs=1e-5)
+    # rank 0's own result comes back: a rerun of the finished run trains nothing (NaN)
+    again = train_processes(TrainConfig.from_yaml(cfg2), 2, progress=False)
+    assert math.isnan(again.final_loss)
 
     def losses(out: Path) -> list[float]:
         return [json.loads(x)["loss"] for x in (out / "metrics.jsonl").read_text().splitlines()]

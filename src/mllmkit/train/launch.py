@@ -10,11 +10,8 @@ same thing launched from the shell.
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import socket
-from pathlib import Path
 from typing import Any
 
 import torch.multiprocessing as mp
@@ -40,7 +37,13 @@ def thread_budget() -> int:
 
 
 def _worker(
-    rank: int, procs: int, port: int, threads: int, cfg: TrainConfig, kw: dict[str, Any]
+    rank: int,
+    procs: int,
+    port: int,
+    threads: int,
+    cfg: TrainConfig,
+    kw: dict[str, Any],
+    results: Any,
 ) -> None:
     os.environ.update(
         {
@@ -54,7 +57,9 @@ def _worker(
     )
     if rank:  # one live bar, from the process that also writes the logs
         kw = {**kw, "progress": False}
-    train(cfg, **kw)
+    result = train(cfg, **kw)
+    if rank == 0:
+        results.put(result)
 
 
 def train_processes(
@@ -79,23 +84,7 @@ def train_processes(
                 f"{procs} processes"
             )
     threads = max(1, thread_budget() // procs)
-    mp.spawn(_worker, args=(procs, _free_port(), threads, cfg, kw), nprocs=procs, join=True)
-    out = Path(cfg.out)
-    return TrainResult(
-        out=out,
-        model_dir=out / "model",
-        metrics=out / "metrics.jsonl",
-        loss_plot=(out / "loss.png") if (out / "loss.png").exists() else None,
-        final_loss=_last_loss(out / "metrics.jsonl"),
-    )
-
-
-def _last_loss(path: Path) -> float:
-    loss = math.nan
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                loss = float(json.loads(line)["loss"])
-            except (ValueError, KeyError, TypeError):
-                continue
-    return loss
+    results = mp.get_context("spawn").SimpleQueue()  # rank 0's own TrainResult
+    args = (procs, _free_port(), threads, cfg, kw, results)
+    mp.spawn(_worker, args=args, nprocs=procs, join=True)
+    return results.get()

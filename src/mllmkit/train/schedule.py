@@ -13,12 +13,8 @@ import math
 from collections.abc import Callable
 
 
-def _warmup(step: int, total: int, warmup_ratio: float) -> float | None:
-    """The warm-up multiplier, or None once warm-up is over."""
-    warmup = math.ceil(total * warmup_ratio)
-    if warmup and step < warmup:
-        return (step + 1) / warmup
-    return None
+def _warmup_steps(total: int, warmup_ratio: float) -> int:
+    return math.ceil(total * warmup_ratio)
 
 
 def cosine_with_warmup(
@@ -30,10 +26,9 @@ def cosine_with_warmup(
     1/warmup to 1; the rest follows half a cosine down to `min_ratio`. (`decay_ratio` is
     not used: the cosine decays over every step after warm-up.)
     """
-    w = _warmup(step, total, warmup_ratio)
-    if w is not None:
-        return w
-    warmup = math.ceil(total * warmup_ratio)
+    warmup = _warmup_steps(total, warmup_ratio)
+    if step < warmup:
+        return (step + 1) / warmup
     progress = (step - warmup) / max(1, total - warmup)
     progress = min(max(progress, 0.0), 1.0)
     return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
@@ -44,15 +39,14 @@ def wsd_with_warmup(
 ) -> float:
     """Warm-up as in `cosine_with_warmup`, then 1.0, then a linear decay to `min_ratio`
     over the last `ceil(total * decay_ratio)` steps (the last step is at `min_ratio`)."""
-    w = _warmup(step, total, warmup_ratio)
-    if w is not None:
-        return w
+    warmup = _warmup_steps(total, warmup_ratio)
+    if step < warmup:
+        return (step + 1) / warmup
     decay = math.ceil(total * decay_ratio)
     start = total - decay
     if decay <= 0 or step < start:
         return 1.0
-    progress = (step - start + 1) / decay
-    progress = min(max(progress, 0.0), 1.0)
+    progress = min(max((step - start + 1) / decay, 0.0), 1.0)
     return 1.0 - (1.0 - min_ratio) * progress
 
 
