@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mllmkit.models.attention_init import init_attention_
 from mllmkit.models.cache import KVCache
 from mllmkit.models.config import MLLMConfig
 from mllmkit.models.connectors import build_connector
@@ -49,10 +50,12 @@ class MLLM(nn.Module):
         seed: int | None = None,
         init_weights: bool = True,
         init_std: float = INIT_STD,
+        lm_attention_init: str = "normal",
     ) -> None:
         """Build the model. Weights are drawn from a generator seeded with `seed` (or from
         torch's global generator when `seed` is None); `init_weights=False` skips that, for
-        building on the meta device before loading a checkpoint."""
+        building on the meta device before loading a checkpoint. `lm_attention_init` is one
+        of `ATTENTION_INITS` (models/attention_init.py)."""
         super().__init__()
         self.config = config
         self.vision_tower = VisionTower(config.vision)
@@ -77,7 +80,7 @@ class MLLM(nn.Module):
             )
         self.language_model = DecoderLM(config.lm)
         if init_weights:
-            self.init_weights(seed, init_std)
+            self.init_weights(seed, init_std, lm_attention_init)
 
     @property
     def connector(self) -> nn.Module:
@@ -88,10 +91,13 @@ class MLLM(nn.Module):
         return self.config.image_tokens_per_image
 
     @torch.no_grad()
-    def init_weights(self, seed: int | None = None, std: float = INIT_STD) -> None:
+    def init_weights(
+        self, seed: int | None = None, std: float = INIT_STD, lm_attention: str = "normal"
+    ) -> None:
         """Normal(0, std) matrices and embeddings, zero biases, unit norms; the image
         tagger's head starts at zero (every class equally likely, so the tags start as each
-        group's mean word instead of a random, confident guess on features of norm ~100).
+        group's mean word instead of a random, confident guess on features of norm ~100);
+        then the language model's attention per `lm_attention` (`ATTENTION_INITS`).
 
         Tests use a large `std` (~0.3): with 0.02 a tiny model's attention is nearly uniform,
         so a wrong position or mask would change its logits by less than the tolerance."""
@@ -117,6 +123,7 @@ class MLLM(nn.Module):
         index = self.multi_modal_projector.image_index_embedding
         if index is not None:  # drawn last: every other weight is as without it
             index.normal_(0.0, 1.0, generator=gen)
+        init_attention_([layer.self_attn for layer in self.language_model.layers], lm_attention)
 
     def image_index_words(self) -> torch.Tensor | None:
         """[images, D]: per image slot, the mean embedding of its word's tokens

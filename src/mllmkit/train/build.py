@@ -147,4 +147,4 @@ def build_model(cfg: TrainConfig, processor: Processor) -> MLLM:
             f"model makes {config.image_tokens_per_image} visual tokens per image but the "
             f"processor expands <image> to {processor.image_tokens_per_image}"
         )
-    return MLLM(config, init_std=cfg.init_std)
+    return MLLM(config, init_std=cfg.init_std, lm_attention_init=cfg.lm_attention_init)

@@ -16,6 +16,7 @@ import yaml
 
 from mllmkit.data.conversation import IMAGE_PLACEMENTS
 from mllmkit.data.token_splits import split_pattern
+from mllmkit.models.attention_init import ATTENTION_INITS
 
 COMPONENTS = ("vision", "connector", "lm")
 OBJECTIVE_NAMES = ("lm", "scene_cells")  # registered in `objectives.OBJECTIVES`
@@ -142,6 +143,10 @@ class TrainConfig:
     # a narrow model trained from scratch learns to use its image tokens much sooner with a
     # larger one (measured on the world: see configs/demo.yaml).
     init_std: float = 0.02
+    # How the language model's query projections start (models/attention_init.py):
+    # `normal` (independent draws) or `mimetic` (each query head part copy of its key head,
+    # so attention starts as content matching).
+    lm_attention_init: str = "normal"
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     processor: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
@@ -195,6 +200,11 @@ class TrainConfig:
         init_std = data.get("init_std", 0.02)
         if not isinstance(init_std, (int, float)) or not init_std > 0:
             raise ConfigError(f"{where}: 'init_std' must be a positive number, got {init_std!r}")
+        attention_init = data.get("lm_attention_init", "normal")
+        if attention_init not in ATTENTION_INITS:
+            raise ConfigError(
+                f"{where}: 'lm_attention_init' {attention_init!r} is not one of {ATTENTION_INITS}"
+            )
         return cls(stages=stages, tokenizer=TokenizerConfig(**tok), **data)
 
     @classmethod
