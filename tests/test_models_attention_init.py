@@ -67,3 +67,5 @@ def test_unknown_scheme_is_refused() -> None:
     raw = {"model": {}, "lm_attention_init": "identity", "stages": [stage]}
     with pytest.raises(ConfigError, match=r"'lm_attention_init' 'identity' is not one of"):
         TrainConfig.from_dict(raw)
+    with pytest.raises(ConfigError, match="only shapes a fresh model"):
+        TrainConfig.from_dict({**raw, "lm_attention_init": "mimetic", "init_from": "runs/x"})

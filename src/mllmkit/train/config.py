@@ -205,6 +205,11 @@ class TrainConfig:
             raise ConfigError(
                 f"{where}: 'lm_attention_init' {attention_init!r} is not one of {ATTENTION_INITS}"
             )
+        if attention_init != "normal" and data.get("init_from"):
+            raise ConfigError(
+                f"{where}: 'lm_attention_init' only shapes a fresh model; with 'init_from' "
+                "the weights come from that folder (remove one of them)"
+            )
         return cls(stages=stages, tokenizer=TokenizerConfig(**tok), **data)
 
     @classmethod
