@@ -6,15 +6,17 @@ random W_q and W_k a head's score q.k is uncorrelated with how alike two tokens 
 lookup must first be found by gradient descent, and in short runs on a CPU whether a given
 lookup forms varies from seed to seed (configs/demo.yaml). Mimetic initialisation
 (Trockman & Kolter, "Mimetic Initialization of Self-Attention Layers", ICML 2023) starts
-W_q^T W_k near a positive multiple of the identity, so that from step one a head's score
-grows with the similarity of the two tokens' contents, as in trained attention layers.
+W_q W_k^T near a positive multiple of the identity, so that from step one a score grows
+with the similarity of the two tokens' contents, as in trained attention layers.
 
-Here each query head's projection becomes a mix of its own random draw and a copy of its
-key/value head's key projection, `q = a * q_random + b * k`, with `a = b = 1/sqrt(2)` so
-the projection's scale is unchanged. The score is then `b * |W_k x|^2`-like for matching
-tokens (positive) plus a random part; under RoPE the match survives best in a head's slowly
-rotating dimensions, which is where a content lookup across a few dozen tokens lives. It
-draws no random numbers, so every other weight of a seeded model is the same either way.
+A head of width 24 cannot hold an identity over 192 dimensions, so here each query head's
+projection becomes a mix of its own random draw and a copy of its key/value head's key
+projection, `q = a * q_random + b * k`, with `a = b = 1/sqrt(2)` so the projection's scale
+is unchanged. A head's score then has a positive semi-definite part `b * (W_k x).(W_k y)`
+(largest when x and y agree within the head's subspace) plus a random part; under RoPE
+the match survives best in a head's slowly rotating dimensions, which is where a content
+lookup across a few dozen tokens lives. It draws no random numbers, so every other weight
+of a seeded model is the same either way.
 """
 
 from __future__ import annotations
