@@ -69,3 +69,15 @@ def test_unknown_scheme_is_refused() -> None:
         TrainConfig.from_dict(raw)
     with pytest.raises(ConfigError, match="only shapes a fresh model"):
         TrainConfig.from_dict({**raw, "lm_attention_init": "mimetic", "init_from": "runs/x"})
+
+
+def test_query_biases_take_the_same_mix() -> None:
+    model = MLLM(tiny_config(lm={"qkv_bias": True, "num_kv_heads": 2}), seed=0, init_std=0.3)
+    attn = model.language_model.layers[0].self_attn
+    with torch.no_grad():  # biases start at zero; give them values to mix
+        attn.q_proj.bias.normal_(generator=torch.Generator().manual_seed(2))
+        attn.k_proj.bias.normal_(generator=torch.Generator().manual_seed(3))
+    q_bias, k_bias = attn.q_proj.bias.clone(), attn.k_proj.bias.clone()
+    init_attention_([attn], "mimetic")
+    k_rows = k_bias.view(2, attn.head_dim).repeat_interleave(2, dim=0).reshape(-1)
+    torch.testing.assert_close(attn.q_proj.bias, (q_bias + k_rows) / math.sqrt(2.0))

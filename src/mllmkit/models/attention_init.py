@@ -33,16 +33,15 @@ _MIX = 1.0 / math.sqrt(2.0)
 
 @torch.no_grad()
 def mimetic_(attn: Attention) -> None:
-    """In place: each query head's rows become `a * own + b * its key head's rows`."""
+    """In place: each query head's rows (and bias, with `qkv_bias`) become
+    `a * own + b * its key head's`."""
     hd, group = attn.head_dim, attn.num_heads // attn.num_kv_heads
-    q = attn.q_proj.weight.view(attn.num_heads, hd, -1)
-    k = attn.k_proj.weight.view(attn.num_kv_heads, hd, -1)
-    q.mul_(_MIX).add_(k.repeat_interleave(group, dim=0), alpha=_MIX)
-    q_bias, k_bias = attn.q_proj.bias, attn.k_proj.bias
-    if q_bias is not None and k_bias is not None:
-        q_bias.view(attn.num_heads, hd).mul_(_MIX).add_(
-            k_bias.view(attn.num_kv_heads, hd).repeat_interleave(group, dim=0), alpha=_MIX
-        )
+    for name in ("weight", "bias"):
+        q, k = getattr(attn.q_proj, name), getattr(attn.k_proj, name)
+        if q is None:  # no biases (q and k carry one together, `qkv_bias`)
+            continue
+        k_rows = k.view(attn.num_kv_heads, hd, -1).repeat_interleave(group, dim=0)
+        q.view(attn.num_heads, hd, -1).mul_(_MIX).add_(k_rows, alpha=_MIX)
 
 
 def init_attention_(attention_layers: list[Attention], scheme: str) -> None:
