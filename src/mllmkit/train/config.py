@@ -17,6 +17,7 @@ import yaml
 from mllmkit.data.conversation import IMAGE_PLACEMENTS
 from mllmkit.data.token_splits import split_pattern
 from mllmkit.models.attention_init import ATTENTION_INITS
+from mllmkit.train.optim import OPTIMIZERS
 
 COMPONENTS = ("vision", "connector", "lm")
 OBJECTIVE_NAMES = ("lm", "scene_cells")  # registered in `objectives.OBJECTIVES`
@@ -65,6 +66,8 @@ class StageConfig:
     decay_ratio: float = 0.2
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
+    # `adamw`, or `muon`: Muon for hidden matrices, AdamW for the rest (`optim.py`)
+    optimizer: str = "adamw"
     max_grad_norm: float = 1.0
     max_length: int = 512
     objective: str = "lm"
@@ -89,6 +92,10 @@ class StageConfig:
         if self.schedule not in SCHEDULE_NAMES:
             raise ConfigError(
                 f"{where}: unknown schedule {self.schedule!r}; use one of {SCHEDULE_NAMES}"
+            )
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(
+                f"{where}: unknown optimizer {self.optimizer!r}; use one of {OPTIMIZERS}"
             )
         if not 0.0 < self.decay_ratio <= 1.0:
             raise ConfigError(f"{where}: 'decay_ratio' must be in (0, 1] (got {self.decay_ratio})")

@@ -40,6 +40,7 @@ from mllmkit.train.distributed import (
 )
 from mllmkit.train.feature_cache import VisionFeatureCache
 from mllmkit.train.objectives import OBJECTIVES
+from mllmkit.train.optim import build_optimizer
 from mllmkit.train.progress import MetricsLog, make_progress, plot_loss
 from mllmkit.train.sampler import EpochSampler
 from mllmkit.train.schedule import SCHEDULES
@@ -143,12 +144,7 @@ def train(
             if head is not None:
                 trainable += list(head.parameters())
                 groups += head_param_groups(head, stage.lr["vision"], stage.weight_decay)
-            opt = torch.optim.AdamW(
-                groups,
-                betas=stage.betas,
-                eps=1e-8,
-                fused=True,  # one kernel per step instead of a loop over parameters
-            )
+            opt = build_optimizer(stage.optimizer, groups, model, stage.betas)
             if latest is not None:  # the checkpoint belongs to this stage
                 mid_stage = bool(state.stage_step)
                 state = load_checkpoint(

@@ -1,0 +1,116 @@
+"""The optimizer of a stage: AdamW, or Muon for hidden matrices with AdamW for the rest.
+
+Muon (Jordan et al. 2024, "Muon: an optimizer for hidden layers"; `torch.optim.Muon`)
+orthogonalises each matrix's momentum by Newton-Schulz iterations, so every direction of
+a weight moves at a similar rate instead of the few that dominate the gradient. It is
+meant for the matrices inside a network: embeddings, the output head, norms and biases
+stay on AdamW. `adjust_lr_fn="match_rms_adamw"` (Liu et al. 2025, "Muon is scalable")
+scales its update to AdamW's typical RMS, so a stage's learning rates mean the same thing
+under either optimizer.
+
+`StageOptimizer` steps both as one optimizer: one `param_groups` list (the schedule sets
+every group's `lr`), one `state_dict` whose parameter indices run over both in turn, so
+checkpoints and exact resume work unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+OPTIMIZERS = ("adamw", "muon")
+
+
+def muon_parameters(model: nn.Module) -> set[int]:
+    """Ids of the hidden matrices Muon may take: weights of `nn.Linear` modules, except
+    the language model's output head (an embedding in all but name)."""
+    head = getattr(getattr(model, "language_model", None), "lm_head", None)
+    ids: set[int] = set()
+    for module in model.modules():
+        if isinstance(module, nn.Linear) and module is not head:
+            ids.add(id(module.weight))
+    return ids
+
+
+class StageOptimizer(torch.optim.Optimizer):
+    """Several optimizers over disjoint parameters, stepped and checkpointed as one."""
+
+    def __init__(self, parts: list[torch.optim.Optimizer]) -> None:
+        # deliberately not calling Optimizer.__init__: the parts own groups and state
+        self.parts = parts
+        self.defaults: dict[str, Any] = {}
+        self.param_groups = [g for p in parts for g in p.param_groups]
+        self.state: dict[Any, Any] = {}
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> None:
+        for part in self.parts:
+            part.step()
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for part in self.parts:
+            part.zero_grad(set_to_none=set_to_none)
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[int, Any] = {}
+        groups: list[dict[str, Any]] = []
+        offset = 0
+        for part in self.parts:
+            sd = part.state_dict()
+            for idx, s in sd["state"].items():
+                state[idx + offset] = s
+            for g in sd["param_groups"]:
+                groups.append({**g, "params": [i + offset for i in g["params"]]})
+            offset += sum(len(g["params"]) for g in sd["param_groups"])
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        groups = state_dict["param_groups"]
+        offset = 0
+        at = 0
+        for part in self.parts:
+            n_groups = len(part.param_groups)
+            mine = groups[at : at + n_groups]
+            n_params = sum(len(g["params"]) for g in mine)
+            part.load_state_dict(
+                {
+                    "state": {
+                        i - offset: s
+                        for i, s in state_dict["state"].items()
+                        if offset <= i < offset + n_params
+                    },
+                    "param_groups": [
+                        {**g, "params": [i - offset for i in g["params"]]} for g in mine
+                    ],
+                }
+            )
+            at += n_groups
+            offset += n_params
+        self.param_groups = [g for p in self.parts for g in p.param_groups]
+
+
+def build_optimizer(
+    name: str, groups: list[dict], model: nn.Module, betas: tuple[float, float]
+) -> torch.optim.Optimizer:
+    """The stage's optimizer over `groups` (each with `lr`, `base_lr`, `weight_decay`)."""
+    if name == "adamw":
+        return torch.optim.AdamW(groups, betas=betas, eps=1e-8, fused=True)
+    if name != "muon":
+        raise ValueError(f"unknown optimizer {name!r}; use one of {OPTIMIZERS}")
+    hidden = muon_parameters(model)
+    muon_groups, adam_groups = [], []
+    for g in groups:
+        mats = [p for p in g["params"] if id(p) in hidden and p.ndim == 2]
+        rest = [p for p in g["params"] if not (id(p) in hidden and p.ndim == 2)]
+        if mats:
+            muon_groups.append({**g, "params": mats})
+        if rest:
+            adam_groups.append({**g, "params": rest})
+    parts: list[torch.optim.Optimizer] = []
+    if muon_groups:
+        parts.append(torch.optim.Muon(muon_groups, adjust_lr_fn="match_rms_adamw"))
+    if adam_groups:
+        parts.append(torch.optim.AdamW(adam_groups, betas=betas, eps=1e-8, fused=True))
+    return parts[0] if len(parts) == 1 else StageOptimizer(parts)
