@@ -92,6 +92,21 @@ def test_unknown_optimizer_is_a_config_error(tmp_path: Path) -> None:
         TrainConfig.from_yaml(path)
 
 
+def test_muon_on_a_torch_without_it_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mllmkit.train.config import ConfigError, TrainConfig
+
+    path = write_config(tmp_path / "c.yaml", tmp_path / "world", tmp_path / "run")
+    cfg = yaml.safe_load(path.read_text())
+    cfg["stages"][1]["optimizer"] = "muon"
+    path.write_text(yaml.safe_dump(cfg))
+    TrainConfig.from_yaml(path)  # this torch has it
+    monkeypatch.delattr(torch.optim, "Muon")
+    with pytest.raises(ConfigError, match=r"stage 'instruct': optimizer 'muon' needs torch >= 2.9"):
+        TrainConfig.from_yaml(path)
+
+
 def test_a_muon_stage_resumes_exactly(tmp_path: Path) -> None:
     """Stopped after 3 of 5 steps (mid instruct) and rerun: same losses and weights as a
     straight run, so Muon's momenta travel through the checkpoint like AdamW's."""

@@ -17,7 +17,7 @@ import yaml
 from mllmkit.data.conversation import IMAGE_PLACEMENTS
 from mllmkit.data.token_splits import split_pattern
 from mllmkit.models.attention_init import ATTENTION_INITS
-from mllmkit.train.optim import OPTIMIZERS
+from mllmkit.train.optim import OPTIMIZERS, muon_unavailable
 
 COMPONENTS = ("vision", "connector", "lm")
 OBJECTIVE_NAMES = ("lm", "scene_cells")  # registered in `objectives.OBJECTIVES`
@@ -97,6 +97,8 @@ class StageConfig:
             raise ConfigError(
                 f"{where}: unknown optimizer {self.optimizer!r}; use one of {OPTIMIZERS}"
             )
+        if self.optimizer == "muon" and muon_unavailable():
+            raise ConfigError(f"{where}: {muon_unavailable()}")
         if not 0.0 < self.decay_ratio <= 1.0:
             raise ConfigError(f"{where}: 'decay_ratio' must be in (0, 1] (got {self.decay_ratio})")
         if self.split_turns and self.objective != "lm":

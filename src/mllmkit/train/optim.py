@@ -23,6 +23,17 @@ from torch import nn
 OPTIMIZERS = ("adamw", "muon")
 
 
+def muon_unavailable() -> str | None:
+    """Why `optimizer: muon` cannot run with this torch, or None when it can (the library
+    accepts torch >= 2.2; `torch.optim.Muon` arrived in 2.9)."""
+    if hasattr(torch.optim, "Muon"):
+        return None
+    return (
+        f"optimizer 'muon' needs torch >= 2.9 (torch.optim.Muon); this is torch "
+        f"{torch.__version__}"
+    )
+
+
 def muon_parameters(model: nn.Module) -> set[int]:
     """Ids of the hidden matrices Muon may take: weights of `nn.Linear` modules, except
     the language model's output head (an embedding in all but name)."""
@@ -99,6 +110,9 @@ def build_optimizer(
         return torch.optim.AdamW(groups, betas=betas, eps=1e-8, fused=True)
     if name != "muon":
         raise ValueError(f"unknown optimizer {name!r}; use one of {OPTIMIZERS}")
+    reason = muon_unavailable()
+    if reason:
+        raise ValueError(reason)
     hidden = muon_parameters(model)
     muon_groups, adam_groups = [], []
     for g in groups:
