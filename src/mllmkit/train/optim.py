@@ -46,10 +46,14 @@ def muon_parameters(model: nn.Module) -> set[int]:
 
 
 class StageOptimizer(torch.optim.Optimizer):
-    """Several optimizers over disjoint parameters, stepped and checkpointed as one."""
+    """Several optimizers over disjoint parameters, stepped and checkpointed as one.
+
+    It subclasses `torch.optim.Optimizer` for its type only and does not run its
+    `__init__`: the parts own groups and state. So optimizer hooks and torch's LR
+    schedulers are not supported on it; the trainer sets each group's `lr` itself.
+    """
 
     def __init__(self, parts: list[torch.optim.Optimizer]) -> None:
-        # deliberately not calling Optimizer.__init__: the parts own groups and state
         self.parts = parts
         self.defaults: dict[str, Any] = {}
         self.param_groups = [g for p in parts for g in p.param_groups]
