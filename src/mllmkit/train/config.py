@@ -97,8 +97,8 @@ class StageConfig:
             raise ConfigError(
                 f"{where}: unknown optimizer {self.optimizer!r}; use one of {OPTIMIZERS}"
             )
-        if self.optimizer == "muon" and muon_unavailable():
-            raise ConfigError(f"{where}: {muon_unavailable()}")
+        if self.optimizer == "muon" and (reason := muon_unavailable()):
+            raise ConfigError(f"{where}: {reason}")
         if not 0.0 < self.decay_ratio <= 1.0:
             raise ConfigError(f"{where}: 'decay_ratio' must be in (0, 1] (got {self.decay_ratio})")
         if self.split_turns and self.objective != "lm":

@@ -111,6 +111,7 @@ def build_optimizer(
 ) -> torch.optim.Optimizer:
     """The stage's optimizer over `groups` (each with `lr`, `base_lr`, `weight_decay`)."""
     if name == "adamw":
+        # fused: one kernel per step instead of a loop over parameters
         return torch.optim.AdamW(groups, betas=betas, eps=1e-8, fused=True)
     if name != "muon":
         raise ValueError(f"unknown optimizer {name!r}; use one of {OPTIMIZERS}")
@@ -120,8 +121,8 @@ def build_optimizer(
     hidden = muon_parameters(model)
     muon_groups, adam_groups = [], []
     for g in groups:
-        mats = [p for p in g["params"] if id(p) in hidden and p.ndim == 2]
-        rest = [p for p in g["params"] if not (id(p) in hidden and p.ndim == 2)]
+        mats = [p for p in g["params"] if id(p) in hidden]
+        rest = [p for p in g["params"] if id(p) not in hidden]
         if mats:
             muon_groups.append({**g, "params": mats})
         if rest:
