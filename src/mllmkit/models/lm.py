@@ -173,7 +173,7 @@ class DecoderLM(nn.Module):
 
         attn_mask: torch.Tensor | None = None
         is_causal = False
-        # padded rows whose real tokens are one run: causal attention per row, no mask
+        # padded rows whose real tokens are one run: causal attention without a mask
         row_spans: list[tuple[int, int]] | None = None
         if not past:
             empty = (~token_mask.any(dim=1)).nonzero().flatten().tolist()
@@ -187,6 +187,11 @@ class DecoderLM(nn.Module):
                 row_spans = contiguous_spans(token_mask) if positions_from_mask else None
                 if row_spans is None:
                     attn_mask = visibility_mask(position_ids, position_ids, token_mask)
+                elif all(s == 0 for s, _ in row_spans):
+                    # right padding: a real token's causal window holds only earlier real
+                    # tokens, so one causal call over the padded batch is exact for them
+                    # (padding rows get values nothing reads) and skips a call per row
+                    is_causal, row_spans = t > 1, None
 
         in_mask, in_pos = token_mask, position_ids
         hidden = inputs_embeds
