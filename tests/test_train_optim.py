@@ -64,6 +64,55 @@ def test_muon_takes_hidden_matrices_only() -> None:
     assert muon.param_groups[0]["lr"] == 0.5
 
 
+def test_muon_on_narrows_muon_to_the_named_kinds() -> None:
+    """`muon_on: [attention]` puts exactly the attention projections (LM and tower) under
+    Muon; the MLPs, the connector and the head stay on AdamW. Unset, every hidden matrix."""
+    from mllmkit.models.mllm import MLLM
+    from mllmkit.models.presets import tiny_config
+    from mllmkit.train.optim import muon_parameters
+
+    model = MLLM(tiny_config(), seed=0)
+    names = {id(p): n for n, p in model.named_parameters()}
+
+    def chosen(kinds: tuple[str, ...] | None) -> set[str]:
+        return {names[i] for i in muon_parameters(model, kinds)}
+
+    attention = chosen(("attention",))
+    lm_layers, tower_layers = model.config.lm.num_layers, model.config.vision.num_layers
+    assert len(attention) == 4 * (lm_layers + tower_layers)
+    assert all(n.endswith("_proj.weight") and ".self_attn." in n for n in attention)
+    mlp = chosen(("mlp",))
+    assert len(mlp) == 3 * lm_layers + 2 * tower_layers
+    connector = chosen(("connector",))
+    assert connector and all(n.startswith("multi_modal_projector.") for n in connector)
+    everything = chosen(None)
+    assert attention | mlp | connector == everything
+    assert not any("lm_head" in n or "embed" in n for n in everything)
+    with pytest.raises(ValueError, match="unknown muon_on kind"):
+        muon_parameters(model, ("norms",))
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "muon_on", "message"),
+    [
+        ("adamw", ["attention"], "'muon_on' applies to optimizer 'muon' only"),
+        ("muon", ["attn"], r"'muon_on' lists \['attn'\]; name one or more of"),
+        ("muon", [], r"'muon_on' lists \[\]"),
+    ],
+)
+def test_muon_on_config_errors(
+    tmp_path: Path, optimizer: str, muon_on: list[str], message: str
+) -> None:
+    from mllmkit.train.config import ConfigError, TrainConfig
+
+    path = write_config(tmp_path / "c.yaml", tmp_path / "world", tmp_path / "run")
+    cfg = yaml.safe_load(path.read_text())
+    cfg["stages"][1].update(optimizer=optimizer, muon_on=muon_on)
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError, match=f"stage 'instruct': {message}"):
+        TrainConfig.from_yaml(path)
+
+
 def test_state_dict_round_trip_continues_identically() -> None:
     torch.manual_seed(0)
     model = _Tiny()
@@ -138,3 +187,27 @@ def test_a_muon_stage_resumes_exactly(tmp_path: Path) -> None:
     b = load_file(str(tmp_path / "resumed" / "model" / "model.safetensors"))
     for k in a:
         torch.testing.assert_close(a[k], b[k], atol=1e-6, rtol=0)
+
+
+def test_a_stage_s_muon_on_reaches_its_optimizer(tmp_path: Path) -> None:
+    """The trainer hands `muon_on` to the optimizer: a checkpoint of an instruct stage with
+    `muon_on: [attention]` holds Muon momenta for the attention projections only (vision
+    trainable: the tower's too) and AdamW moments for everything else."""
+    from mllmkit.train.checkpoint import list_checkpoints
+    from mllmkit.train.config import TrainConfig
+    from mllmkit.train.trainer import train
+
+    world = make_world(tmp_path)
+    path = write_config(tmp_path / "c.yaml", world, tmp_path / "run", steps=(1, 2))
+    cfg = yaml.safe_load(path.read_text())
+    cfg["stages"][1].update(optimizer="muon", muon_on=["attention"])
+    path.write_text(yaml.safe_dump(cfg))
+    config = TrainConfig.from_yaml(path)
+    train(config, progress=False, stop_after=2)
+    ckpt = list_checkpoints(tmp_path / "run" / "checkpoints")[-1]
+    keys = load_file(str(ckpt / "optimizer.safetensors")).keys()
+    momenta = [k for k in keys if k.endswith(".momentum_buffer")]
+    model_cfg = config.model
+    layers = model_cfg["lm"]["num_layers"] + model_cfg["vision"]["num_layers"]
+    assert len(momenta) == 4 * layers
+    assert any(k.endswith(".exp_avg") for k in keys)

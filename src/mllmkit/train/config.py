@@ -17,7 +17,7 @@ import yaml
 from mllmkit.data.conversation import IMAGE_PLACEMENTS
 from mllmkit.data.token_splits import split_pattern
 from mllmkit.models.attention_init import ATTENTION_INITS
-from mllmkit.train.optim import OPTIMIZERS, muon_unavailable
+from mllmkit.train.optim import MUON_KINDS, OPTIMIZERS, muon_unavailable
 
 COMPONENTS = ("vision", "connector", "lm")
 OBJECTIVE_NAMES = ("lm", "scene_cells")  # registered in `objectives.OBJECTIVES`
@@ -68,6 +68,8 @@ class StageConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     # `adamw`, or `muon`: Muon for hidden matrices, AdamW for the rest (`optim.py`)
     optimizer: str = "adamw"
+    # Muon only: the kinds of matrix it takes (`optim.MUON_KINDS`); unset, every one
+    muon_on: list[str] | None = None
     max_grad_norm: float = 1.0
     max_length: int = 512
     objective: str = "lm"
@@ -99,6 +101,14 @@ class StageConfig:
             )
         if self.optimizer == "muon" and (reason := muon_unavailable()):
             raise ConfigError(f"{where}: {reason}")
+        if self.muon_on is not None:
+            if self.optimizer != "muon":
+                raise ConfigError(f"{where}: 'muon_on' applies to optimizer 'muon' only")
+            bad = [k for k in self.muon_on if k not in MUON_KINDS]
+            if bad or not self.muon_on:
+                raise ConfigError(
+                    f"{where}: 'muon_on' lists {self.muon_on}; name one or more of {MUON_KINDS}"
+                )
         if not 0.0 < self.decay_ratio <= 1.0:
             raise ConfigError(f"{where}: 'decay_ratio' must be in (0, 1] (got {self.decay_ratio})")
         if self.split_turns and self.objective != "lm":

@@ -8,6 +8,11 @@ stay on AdamW. `adjust_lr_fn="match_rms_adamw"` (Liu et al. 2025, "Muon is scala
 scales its update to AdamW's typical RMS, so a stage's learning rates mean the same thing
 under either optimizer.
 
+A stage's `muon_on` narrows Muon to some kinds of matrix (`MUON_KINDS`: the attention
+projections, the MLPs, the connector), by the class of the module that owns each linear
+layer; the rest go to AdamW. Newton-Schulz costs a few matrix products per matrix and
+step, so on a CPU the MLPs' wide matrices are a large share of a Muon step.
+
 `StageOptimizer` steps both as one optimizer: one `param_groups` list (the schedule sets
 every group's `lr`), one `state_dict` whose parameter indices run over both in turn, so
 checkpoints and exact resume work unchanged.
@@ -20,7 +25,20 @@ from typing import Any
 import torch
 from torch import nn
 
+from mllmkit.models.attention import Attention
+from mllmkit.models.connectors import Connector
+from mllmkit.models.mlp import SwiGLU
+from mllmkit.models.vision import VisionAttention, VisionMLP
+
 OPTIMIZERS = ("adamw", "muon")
+
+# the kinds of matrix `muon_on` may name: a linear layer's kind is its owning module's class
+MUON_OWNERS: dict[str, tuple[type[nn.Module], ...]] = {
+    "attention": (Attention, VisionAttention),
+    "mlp": (SwiGLU, VisionMLP),
+    "connector": (Connector,),
+}
+MUON_KINDS = tuple(MUON_OWNERS)
 
 
 def muon_unavailable() -> str | None:
@@ -34,15 +52,26 @@ def muon_unavailable() -> str | None:
     )
 
 
-def muon_parameters(model: nn.Module) -> set[int]:
+def muon_parameters(model: nn.Module, kinds: tuple[str, ...] | None = None) -> set[int]:
     """Ids of the hidden matrices Muon may take: weights of `nn.Linear` modules, except
-    the language model's output head (an embedding in all but name)."""
+    the language model's output head (an embedding in all but name). With `kinds` (names
+    from `MUON_KINDS`), only the linear layers whose owning module is of those kinds."""
     head = getattr(getattr(model, "language_model", None), "lm_head", None)
-    ids: set[int] = set()
-    for module in model.modules():
-        if isinstance(module, nn.Linear) and module is not head:
-            ids.add(id(module.weight))
-    return ids
+    if kinds is None:
+        linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    else:
+        unknown = [k for k in kinds if k not in MUON_OWNERS]
+        if unknown:
+            raise ValueError(f"unknown muon_on kind(s) {unknown}; use {MUON_KINDS}")
+        owners = tuple(c for k in kinds for c in MUON_OWNERS[k])
+        linears = [
+            child
+            for parent in model.modules()
+            if isinstance(parent, owners)
+            for child in parent.modules()
+            if isinstance(child, nn.Linear)
+        ]
+    return {id(m.weight) for m in linears if m is not head}
 
 
 class StageOptimizer(torch.optim.Optimizer):
@@ -107,9 +136,14 @@ class StageOptimizer(torch.optim.Optimizer):
 
 
 def build_optimizer(
-    name: str, groups: list[dict], model: nn.Module, betas: tuple[float, float]
+    name: str,
+    groups: list[dict],
+    model: nn.Module,
+    betas: tuple[float, float],
+    muon_on: tuple[str, ...] | None = None,
 ) -> torch.optim.Optimizer:
-    """The stage's optimizer over `groups` (each with `lr`, `base_lr`, `weight_decay`)."""
+    """The stage's optimizer over `groups` (each with `lr`, `base_lr`, `weight_decay`);
+    `muon_on` (Muon only) narrows which matrices Muon takes (`muon_parameters`)."""
     if name == "adamw":
         # fused: one kernel per step instead of a loop over parameters
         return torch.optim.AdamW(groups, betas=betas, eps=1e-8, fused=True)
@@ -118,7 +152,7 @@ def build_optimizer(
     reason = muon_unavailable()
     if reason:
         raise ValueError(reason)
-    hidden = muon_parameters(model)
+    hidden = muon_parameters(model, muon_on)
     muon_groups, adam_groups = [], []
     for g in groups:
         mats = [p for p in g["params"] if id(p) in hidden]

@@ -144,7 +144,13 @@ def train(
             if head is not None:
                 trainable += list(head.parameters())
                 groups += head_param_groups(head, stage.lr["vision"], stage.weight_decay)
-            opt = build_optimizer(stage.optimizer, groups, model, stage.betas)
+            opt = build_optimizer(
+                stage.optimizer,
+                groups,
+                model,
+                stage.betas,
+                tuple(stage.muon_on) if stage.muon_on is not None else None,
+            )
             if latest is not None:  # the checkpoint belongs to this stage
                 mid_stage = bool(state.stage_step)
                 state = load_checkpoint(
