@@ -17,7 +17,7 @@ import yaml
 from mllmkit.data.conversation import IMAGE_PLACEMENTS
 from mllmkit.data.token_splits import split_pattern
 from mllmkit.models.attention_init import ATTENTION_INITS
-from mllmkit.train.optim import MUON_KINDS, OPTIMIZERS, muon_unavailable
+from mllmkit.train.optim import MUON_KINDS, OPTIMIZERS
 
 COMPONENTS = ("vision", "connector", "lm")
 OBJECTIVE_NAMES = ("lm", "scene_cells")  # registered in `objectives.OBJECTIVES`
@@ -99,8 +99,6 @@ class StageConfig:
             raise ConfigError(
                 f"{where}: unknown optimizer {self.optimizer!r}; use one of {OPTIMIZERS}"
             )
-        if self.optimizer == "muon" and (reason := muon_unavailable()):
-            raise ConfigError(f"{where}: {reason}")
         if self.muon_on is not None:
             if self.optimizer != "muon":
                 raise ConfigError(f"{where}: 'muon_on' applies to optimizer 'muon' only")

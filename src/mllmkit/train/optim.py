@@ -1,12 +1,13 @@
 """The optimizer of a stage: AdamW, or Muon for hidden matrices with AdamW for the rest.
 
-Muon (Jordan et al. 2024, "Muon: an optimizer for hidden layers"; `torch.optim.Muon`)
-orthogonalises each matrix's momentum by Newton-Schulz iterations, so every direction of
-a weight moves at a similar rate instead of the few that dominate the gradient. It is
-meant for the matrices inside a network: embeddings, the output head, norms and biases
-stay on AdamW. `adjust_lr_fn="match_rms_adamw"` (Liu et al. 2025, "Muon is scalable")
-scales its update to AdamW's typical RMS, so a stage's learning rates mean the same thing
-under either optimizer.
+Muon (Jordan et al. 2024, "Muon: an optimizer for hidden layers"; `train/muon.py`:
+`torch.optim.Muon`'s update with float32 iterations on a CPU) orthogonalises each
+matrix's momentum by Newton-Schulz iterations, so every direction of a weight moves at a
+similar rate instead of the few that dominate the gradient. It is meant for the matrices
+inside a network: embeddings, the output head, norms and biases stay on AdamW.
+`adjust_lr_fn="match_rms_adamw"` (Liu et al. 2025, "Muon is scalable") scales its update
+to AdamW's typical RMS, so a stage's learning rates mean the same thing under either
+optimizer.
 
 A stage's `muon_on` narrows Muon to some kinds of matrix (`MUON_KINDS`: the attention
 projections, the MLPs, the connector), by the class of the module that owns each linear
@@ -29,6 +30,7 @@ from mllmkit.models.attention import Attention
 from mllmkit.models.connectors import Connector
 from mllmkit.models.mlp import SwiGLU
 from mllmkit.models.vision import VisionAttention, VisionMLP
+from mllmkit.train.muon import Muon
 
 OPTIMIZERS = ("adamw", "muon")
 
@@ -39,17 +41,6 @@ MUON_OWNERS: dict[str, tuple[type[nn.Module], ...]] = {
     "connector": (Connector,),
 }
 MUON_KINDS = tuple(MUON_OWNERS)
-
-
-def muon_unavailable() -> str | None:
-    """Why `optimizer: muon` cannot run with this torch, or None when it can (the library
-    accepts torch >= 2.2; `torch.optim.Muon` arrived in 2.9)."""
-    if hasattr(torch.optim, "Muon"):
-        return None
-    return (
-        f"optimizer 'muon' needs torch >= 2.9 (torch.optim.Muon); this is torch "
-        f"{torch.__version__}"
-    )
 
 
 def muon_parameters(model: nn.Module, kinds: tuple[str, ...] | None = None) -> set[int]:
@@ -149,9 +140,6 @@ def build_optimizer(
         return torch.optim.AdamW(groups, betas=betas, eps=1e-8, fused=True)
     if name != "muon":
         raise ValueError(f"unknown optimizer {name!r}; use one of {OPTIMIZERS}")
-    reason = muon_unavailable()
-    if reason:
-        raise ValueError(reason)
     hidden = muon_parameters(model, muon_on)
     muon_groups, adam_groups = [], []
     for g in groups:
@@ -163,7 +151,7 @@ def build_optimizer(
             adam_groups.append({**g, "params": rest})
     parts: list[torch.optim.Optimizer] = []
     if muon_groups:
-        parts.append(torch.optim.Muon(muon_groups, adjust_lr_fn="match_rms_adamw"))
+        parts.append(Muon(muon_groups, adjust_lr_fn="match_rms_adamw"))
     if adam_groups:
         parts.append(torch.optim.AdamW(adam_groups, betas=betas, eps=1e-8, fused=True))
     return parts[0] if len(parts) == 1 else StageOptimizer(parts)
