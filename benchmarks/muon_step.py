@@ -18,25 +18,28 @@ import sys
 from pathlib import Path
 
 import torch
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import interleaved_median_times, write_result
+from mllmkit.demo import default_config_path
 from mllmkit.models.mllm import MLLM
 from mllmkit.train.build import model_config
+from mllmkit.train.config import TrainConfig
 from mllmkit.train.muon import Muon
 from mllmkit.train.optim import muon_parameters
 
-CONFIG = Path(__file__).resolve().parent.parent / "src/mllmkit/configs/demo.yaml"
 
-
-def demo_matrices(vocab_size: int) -> list[torch.nn.Parameter]:
+def demo_matrices() -> list[torch.nn.Parameter]:
     """The matrices Muon takes in the demo's instruct stage (connector and LM trainable)."""
-    section = yaml.safe_load(CONFIG.read_text())["model"]
+    demo = TrainConfig.from_yaml(default_config_path())
     # tag words are token ids of the trained tokenizer: they add no parameters
-    section = {k: v for k, v in section.items() if k not in ("image_tags", "image_index_words")}
+    section = {k: v for k, v in demo.model.items() if k not in ("image_tags", "image_index_words")}
     cfg = model_config(
-        section, vocab_size=vocab_size, image_token_id=1, pad_token_id=0, eos_token_id=2
+        section,
+        vocab_size=demo.tokenizer.vocab_size,
+        image_token_id=1,
+        pad_token_id=0,
+        eos_token_id=2,
     )
     model = MLLM(cfg)
     hidden = muon_parameters(model)
@@ -44,14 +47,20 @@ def demo_matrices(vocab_size: int) -> list[torch.nn.Parameter]:
     return [p for p in trainable if id(p) in hidden]
 
 
+def fresh(
+    make: type, params: list[torch.Tensor], weight_decay: float, **kw: object
+) -> tuple[list[torch.Tensor], torch.optim.Optimizer]:
+    """Copies of `params` and an optimizer `make` over them, scaled as a stage's Muon is."""
+    copies = [p.detach().clone().requires_grad_(True) for p in params]
+    group = {"params": copies, "lr": 1e-3, "weight_decay": weight_decay}
+    return copies, make([group], adjust_lr_fn="match_rms_adamw", **kw)
+
+
 def update_of(
     make: type, params: list[torch.Tensor], grads: list[torch.Tensor], steps: int, **kw: object
 ) -> list[torch.Tensor]:
     """Each parameter's change after `steps` steps of a fresh optimizer from `params`."""
-    copies = [p.detach().clone().requires_grad_(True) for p in params]
-    opt = make(
-        [{"params": copies, "lr": 1e-3, "weight_decay": 0.0}], adjust_lr_fn="match_rms_adamw", **kw
-    )
+    copies, opt = fresh(make, params, 0.0, **kw)
     for _ in range(steps):
         for c, g in zip(copies, grads, strict=True):
             c.grad = g.to(c.dtype)
@@ -70,11 +79,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=30)
-    ap.add_argument("--vocab-size", type=int, default=768)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    params = demo_matrices(args.vocab_size)
+    params = demo_matrices()
     grads = [torch.randn_like(p) * 1e-2 for p in params]
 
     def stepper(opt: torch.optim.Optimizer, ps: list[torch.Tensor]):
@@ -91,10 +99,7 @@ def main() -> None:
         ("ours_float32", Muon, {"ns_dtype": torch.float32}),
         ("ours_bfloat16", Muon, {"ns_dtype": torch.bfloat16}),
     ):
-        ps = [p.detach().clone().requires_grad_(True) for p in params]
-        opt = make(
-            [{"params": ps, "lr": 1e-3, "weight_decay": 0.1}], adjust_lr_fn="match_rms_adamw", **kw
-        )
+        ps, opt = fresh(make, params, 0.1, **kw)
         fns[name] = stepper(opt, ps)
     times = interleaved_median_times(fns, args.repeats, warmup=3)
 

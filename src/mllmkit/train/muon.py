@@ -15,8 +15,8 @@ EPYC seen here was the exception, ~2.5x faster in bfloat16), and the iterations 
 of a Muon step on the small models trained here. `ns_dtype` picks the iterations' dtype
 (default: bfloat16 on CUDA, float32 elsewhere), and matrices of the same shape (after
 turning tall ones wide) are orthogonalised together by batched matrix products, a few
-large calls instead of many small ones. It also needs no
-particular torch release (`torch.optim.Muon` arrived in 2.9).
+large calls instead of many small ones. It also needs no particular torch release
+(`torch.optim.Muon` arrived in 2.9).
 """
 
 from __future__ import annotations
