@@ -294,3 +294,32 @@ def test_train_multi_image_fraction_adds_training_pairs_only(tmp_path: Path) -> 
 def test_train_multi_image_fraction_is_a_probability(value: float) -> None:
     with pytest.raises(ValueError, match="train_multi_image_fraction"):
         WorldConfig(train_multi_image_fraction=value)
+
+
+def test_ability_files_regroup_the_instruct_exchanges(world: Path) -> None:
+    # Every exchange of instruct.jsonl sits, alone with its row's images, in the file of the
+    # ability its flat record names; nothing more, nothing less.
+    records = _jsonl(world / "train/questions.jsonl")
+    exchanges = [
+        (row["image"], row["conversations"][k]["value"], row["conversations"][k + 1]["value"])
+        for row in _jsonl(world / "train/instruct.jsonl")
+        for k in range(0, len(row["conversations"]), 2)
+    ]
+    assert len(exchanges) == len(records)
+    expected: dict[str, Counter] = {}
+    for (image, question, answer), record in zip(exchanges, records, strict=True):
+        images = image if isinstance(image, list) else [image]
+        prompt = question.removeprefix("<image>\n" * len(images))
+        assert record["answer"] == answer and record["images"] == images
+        expected.setdefault(record["ability"], Counter())[(json.dumps(image), prompt, answer)] += 1
+    files = sorted((world / "train/abilities").glob("*.jsonl"))
+    assert {p.stem for p in files} == set(expected)
+    for path in files:
+        got = Counter()
+        for row in _jsonl(path):
+            human, gpt = row["conversations"]
+            images = row["image"] if isinstance(row["image"], list) else [row["image"]]
+            prefix = "<image>\n" * len(images)
+            assert human["value"].startswith(prefix)
+            got[(json.dumps(row["image"]), human["value"][len(prefix) :], gpt["value"])] += 1
+        assert got == expected[path.stem], path.stem

@@ -82,17 +82,28 @@ def train_records(
     abilities: Sequence[str],
     tick: Tick | None = None,
 ) -> dict[str, Records]:
-    """``align.jsonl``, ``instruct.jsonl`` and ``questions.jsonl`` rows for the train split.
+    """``align.jsonl``, ``instruct.jsonl``, ``questions.jsonl`` and ``abilities/*.jsonl``
+    rows for the train split.
 
     Each scene gives one caption conversation and one multi-turn QA conversation; a
     fraction of scenes also gives a two-image conversation. ``questions.jsonl`` holds
-    exactly the QA turns of ``instruct.jsonl``, one flat record per turn.
+    exactly the QA turns of ``instruct.jsonl``, one flat record per turn, and
+    ``abilities/<ability>.jsonl`` the same turns as one-exchange LLaVA rows per ability,
+    so a training stage can take one ability alone (a curriculum) without re-deriving
+    which exchange asks what.
     """
     single = [a for a in abilities if ABILITIES[a].n_images == 1]
     balancer = Balancer()
     align: Records = []
     instruct: Records = []
     questions: Records = []
+    by_ability: dict[str, Records] = {a: [] for a in abilities}
+
+    def add_turns(row_id: str, images: list[str], turns: list[FormattedQuestion]) -> None:
+        for k, t in enumerate(turns):
+            row = llava_row(f"{row_id}-{k}", images, [(t.prompt(), t.answer)])
+            by_ability[t.ability].append(row)
+
     for i, scene in enumerate(scenes):
         rng = stream_rng(seed, "train", i, "questions")
         image = image_rel(scene)
@@ -106,6 +117,7 @@ def train_records(
             questions += [
                 _record(t, f"train-{scene.id}-{k}", "train", [image]) for k, t in enumerate(turns)
             ]
+            add_turns(scene.id, [image], turns)
         j = partner(seed, "train", i, len(scenes), cfg) if MULTI in abilities else None
         if j is not None:
             pair = [scene, scenes[j]]
@@ -130,9 +142,12 @@ def train_records(
                     _record(t, f"train-{scene.id}-m{k}", "train", images)
                     for k, t in enumerate(turns)
                 ]
+                add_turns(f"{scene.id}+{scenes[j].id}", images, turns)
         if tick:
             tick()
-    return {"align.jsonl": align, "instruct.jsonl": instruct, "questions.jsonl": questions}
+    files = {"align.jsonl": align, "instruct.jsonl": instruct, "questions.jsonl": questions}
+    files.update({f"abilities/{a}.jsonl": rows for a, rows in by_ability.items() if rows})
+    return files
 
 
 def _tsv_row(index: int, fq: FormattedQuestion, images: list[str]) -> dict[str, Any]:
