@@ -312,14 +312,18 @@ def test_ability_files_regroup_the_instruct_exchanges(world: Path) -> None:
         prompt = question.removeprefix("<image>\n" * len(images))
         assert record["answer"] == answer and record["images"] == images
         expected.setdefault(record["ability"], Counter())[(json.dumps(image), prompt, answer)] += 1
-    files = sorted((world / "train/abilities").glob("*.jsonl"))
-    assert {p.stem for p in files} == set(expected)
-    for path in files:
+    files = {
+        p.stem.removeprefix("instruct_"): p for p in (world / "train").glob("instruct_*.jsonl")
+    }
+    assert set(files) == set(expected)
+    for ability, path in files.items():
         got = Counter()
         for row in _jsonl(path):
             human, gpt = row["conversations"]
             images = row["image"] if isinstance(row["image"], list) else [row["image"]]
             prefix = "<image>\n" * len(images)
             assert human["value"].startswith(prefix)
+            # image paths resolve from the file's own folder, as the trainer reads them
+            assert all((path.parent / image).is_file() for image in images)
             got[(json.dumps(row["image"]), human["value"][len(prefix) :], gpt["value"])] += 1
-        assert got == expected[path.stem], path.stem
+        assert got == expected[ability], ability

@@ -82,13 +82,13 @@ def train_records(
     abilities: Sequence[str],
     tick: Tick | None = None,
 ) -> dict[str, Records]:
-    """``align.jsonl``, ``instruct.jsonl``, ``questions.jsonl`` and ``abilities/*.jsonl``
+    """``align.jsonl``, ``instruct.jsonl``, ``questions.jsonl``, ``instruct_<ability>.jsonl``
     rows for the train split.
 
     Each scene gives one caption conversation and one multi-turn QA conversation; a
     fraction of scenes also gives a two-image conversation. ``questions.jsonl`` holds
     exactly the QA turns of ``instruct.jsonl``, one flat record per turn, and
-    ``abilities/<ability>.jsonl`` the same turns as one-exchange LLaVA rows per ability,
+    ``instruct_<ability>.jsonl`` the same turns as one-exchange LLaVA rows per ability,
     so a training stage can take one ability alone (a curriculum) without re-deriving
     which exchange asks what.
     """
@@ -146,7 +146,7 @@ def train_records(
         if tick:
             tick()
     files = {"align.jsonl": align, "instruct.jsonl": instruct, "questions.jsonl": questions}
-    files.update({f"abilities/{a}.jsonl": rows for a, rows in by_ability.items() if rows})
+    files.update({f"instruct_{a}.jsonl": rows for a, rows in by_ability.items() if rows})
     return files
 
 

@@ -213,7 +213,6 @@ def _write_text_files(
 
     files = {"train/scenes.jsonl": write_jsonl(out / "train/scenes.jsonl", scene_records(train))}
     for name, rows in train_records(train, seed, cfg, abilities, tick).items():
-        (out / "train" / name).parent.mkdir(parents=True, exist_ok=True)
         files[f"train/{name}"] = write_jsonl(out / "train" / name, rows)
     files["test/scenes.jsonl"] = write_jsonl(out / "test/scenes.jsonl", scene_records(test))
     stats = CategoryStats.from_scenes(train)
