@@ -18,7 +18,27 @@ CONFIGS = sorted(
 
 def test_the_demo_configs_are_packaged() -> None:
     names = {p.name for p in CONFIGS}
-    assert {"demo.yaml", "demo_image_first.yaml", "judge.yaml"} <= names
+    assert {"demo.yaml", "demo_image_first.yaml", "demo_spatial.yaml", "judge.yaml"} <= names
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from mllmkit.world.generate import generate_world
+
+    out = tmp_path_factory.mktemp("world") / "w"
+    generate_world(out, 30, 5, seed=0, workers=1, progress=False)
+    return out
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in CONFIGS if p.name.startswith("demo")], ids=lambda p: p.name
+)
+def test_demo_recipes_read_files_the_world_writes(path: Path, world: Path) -> None:
+    # `mllm demo` points data_root at a fresh world: every file a stage names must be one
+    # that `mllm world generate` writes (a per-ability file, say), or the run fails late.
+    for stage in TrainConfig.from_yaml(path).stages:
+        for rel in stage.data:
+            assert (world / rel).is_file(), f"{path.name}: stage {stage.name}: {rel}"
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
