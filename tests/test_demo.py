@@ -33,6 +33,15 @@ def test_demo_renders_the_world_at_the_model_size_and_reports_every_ability(
     assert (Path(result.model_dir) / "model.safetensors").exists()
     assert result.procs == 1
 
+    # a world that matches every knob but lacks a file a stage reads (as one written
+    # before that file existed would) is regenerated, not handed to a stage that fails
+    (out / "world" / "train" / "instruct.jsonl").unlink()
+    lines: list[str] = []
+    run_demo(cfg, progress=False, log=lambda *a: lines.append(" ".join(map(str, a))))
+    assert (out / "world" / "train" / "instruct.jsonl").is_file()
+    assert any("instruct.jsonl is missing" in line for line in lines)
+    assert not any("reusing" in line for line in lines)
+
 
 def test_demo_seeds_the_world_and_the_model_separately(tmp_path: Path) -> None:
     from mllmkit.demo import DemoConfig, default_config_path, training_config
