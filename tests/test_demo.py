@@ -115,3 +115,17 @@ def test_demo_reuses_a_world_only_when_every_knob_matches(tmp_path: Path) -> Non
                                                       train_multi_image_fraction=1.0))
     assert not _world_matches(world, DemoConfig(train_scenes=6, test_scenes=4, seed=1), written)
     assert not _world_matches(tmp_path / "nowhere", cfg, written)
+
+
+def test_mllm_demo_help_names_every_packaged_recipe() -> None:
+    from typer.testing import CliRunner
+
+    from mllmkit.cli import app
+    from mllmkit.demo import packaged_configs
+
+    res = CliRunner().invoke(app, ["demo", "--help"], env={"COLUMNS": "250"})
+    assert res.exit_code == 0
+    recipes = [name for name in packaged_configs() if name.startswith("demo")]
+    assert len(recipes) >= 4
+    for name in recipes:
+        assert f"{name} (" in res.output, name

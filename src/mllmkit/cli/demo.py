@@ -15,8 +15,10 @@ def demo_command(
     ),
     config: str = typer.Option(
         None,
-        help="Training YAML, or the name of a packaged recipe: demo (the default) or "
-        "demo_long (a second instruct pass: higher accuracy, about twice the time).",
+        help="Training YAML, or the exact name of a packaged recipe: demo (the default), "
+        "demo_long (a second instruct pass, ~1.7x the time), demo_image_first (the image "
+        "before the question), demo_spatial (image first, Muon and a stage on the spatial "
+        "questions alone, ~1.8x the time). Each YAML's header has its measured figures.",
     ),
     eval_limit: int = typer.Option(None, help="Evaluate only the first N questions."),
     procs: int = typer.Option(
