@@ -36,9 +36,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_demo_recipes_read_files_the_world_writes(path: Path, world: Path) -> None:
     # `mllm demo` points data_root at a fresh world: every file a stage names must be one
     # that `mllm world generate` writes (a per-ability file, say), or the run fails late.
-    for stage in TrainConfig.from_yaml(path).stages:
-        for rel in stage.data:
-            assert (world / rel).is_file(), f"{path.name}: stage {stage.name}: {rel}"
+    for file in TrainConfig.from_yaml(path, data_root=str(world)).data_files():
+        assert file.is_file(), f"{path.name}: {file.relative_to(world)}"
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)

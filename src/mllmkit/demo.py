@@ -202,12 +202,12 @@ def run_demo(cfg: DemoConfig, *, progress: bool | None = None, log: Any = print)
     world_cfg = WorldConfig(image_size=image_size)
     # a world written by an older mllmkit can match every knob yet lack a file a stage
     # reads (the per-ability `train/instruct_<ability>.jsonl`): regenerate it then
-    missing = [p for s in tcfg.stages for p in map(tcfg.resolve, s.data) if not p.is_file()]
-    if _world_matches(world, cfg, world_cfg) and not missing:
+    missing = [p for p in tcfg.data_files() if not p.is_file()]
+    if missing and world.is_dir():
+        log(f"world: {missing[0]} is missing (an older world?); regenerating it")
+    if not missing and _world_matches(world, cfg, world_cfg):
         log(f"[1/3] world: reusing {world}")
     else:
-        if (world / "world.json").is_file() and missing:
-            log(f"world: {missing[0]} is missing (an older world?); regenerating it")
         log(
             f"[1/3] world: generating {cfg.train_scenes} train + {cfg.test_scenes} test scenes "
             f"at {image_size}px"

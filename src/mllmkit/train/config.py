@@ -253,3 +253,8 @@ class TrainConfig:
         """Resolve a data path relative to `data_root`."""
         p = Path(rel)
         return p if p.is_absolute() else Path(self.data_root) / p
+
+    def data_files(self) -> list[Path]:
+        """Every file the stages read, resolved, in stage order (a file read by two stages
+        appears twice): what must exist before the run starts."""
+        return [self.resolve(rel) for stage in self.stages for rel in stage.data]
